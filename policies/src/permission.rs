@@ -92,6 +92,18 @@ impl PermissionSet {
         self.0 |= p.bit();
     }
 
+    /// The permissions in both sets.
+    #[must_use]
+    pub const fn intersection(self, other: PermissionSet) -> Self {
+        PermissionSet(self.0 & other.0)
+    }
+
+    /// The permissions in either set.
+    #[must_use]
+    pub const fn union(self, other: PermissionSet) -> Self {
+        PermissionSet(self.0 | other.0)
+    }
+
     /// Whether `p` is in the set.
     pub const fn contains(self, p: Permission) -> bool {
         self.0 & p.bit() != 0
@@ -173,5 +185,17 @@ mod tests {
             assert_eq!(PermissionSet::parse_list(&s.to_string()), Ok(s));
         }
         assert_eq!(PermissionSet::EMPTY.to_string(), "");
+    }
+
+    #[test]
+    fn intersection_and_union_work_bit_by_bit() {
+        let rw = PermissionSet::only(Permission::ItemsRead).with(Permission::ItemsWrite);
+        let wd = PermissionSet::only(Permission::ItemsWrite).with(Permission::ItemsDelete);
+        assert_eq!(
+            rw.intersection(wd),
+            PermissionSet::only(Permission::ItemsWrite)
+        );
+        assert_eq!(rw.union(wd), PermissionSet::ALL);
+        assert_eq!(rw.intersection(PermissionSet::EMPTY), PermissionSet::EMPTY);
     }
 }

@@ -1,0 +1,184 @@
+//! Properties of method ARNs and of the policies built from the route table,
+//! checked with the evaluator over generated ARNs and every permission set.
+
+use policies::{
+    ApiPrefix, Decision, INVOKE_ACTION, MethodArn, PermissionSet, ROUTES, Route, deny_all_resource,
+    evaluate, policy_for,
+};
+use proptest::prelude::*;
+
+fn partition() -> impl Strategy<Value = String> {
+    prop::sample::select(vec!["aws", "aws-cn", "aws-us-gov"]).prop_map(str::to_owned)
+}
+
+fn region() -> impl Strategy<Value = String> {
+    "[a-z]{2}(-gov)?-[a-z]{4,9}-[1-9]"
+}
+
+fn account_id() -> impl Strategy<Value = String> {
+    "[0-9]{12}"
+}
+
+fn api_id() -> impl Strategy<Value = String> {
+    "[a-zA-Z0-9]{1,12}"
+}
+
+fn stage() -> impl Strategy<Value = String> {
+    prop_oneof![Just("$default".to_owned()), "[A-Za-z0-9_$-]{1,16}",]
+}
+
+fn method() -> impl Strategy<Value = String> {
+    prop::sample::select(vec![
+        "GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "*",
+    ])
+    .prop_map(str::to_owned)
+}
+
+fn resource() -> impl Strategy<Value = String> {
+    prop::collection::vec("[A-Za-z0-9_.-]{0,10}", 0..4).prop_map(|segs| segs.join("/"))
+}
+
+fn path_id() -> impl Strategy<Value = String> {
+    "[A-Za-z0-9_.-]{1,26}"
+}
+
+prop_compose! {
+    fn method_arn()(
+        partition in partition(),
+        region in region(),
+        account_id in account_id(),
+        api_id in api_id(),
+        stage in stage(),
+        method in method(),
+        resource in resource(),
+    ) -> MethodArn {
+        MethodArn { partition, region, account_id, api_id, stage, method, resource }
+    }
+}
+
+/// `route` as the concrete method ARN a request to it would carry under `base`'s
+/// API and stage, its `*` segments replaced by `id`.
+fn concrete(base: &MethodArn, route: &Route, id: &str) -> String {
+    let path = route
+        .path
+        .trim_start_matches('/')
+        .split('/')
+        .map(|seg| if seg == "*" { id } else { seg })
+        .collect::<Vec<_>>()
+        .join("/");
+    MethodArn {
+        method: route.method.to_owned(),
+        resource: path,
+        ..base.clone()
+    }
+    .to_string()
+}
+
+fn with_path(base: &MethodArn, method: &str, resource: &str) -> String {
+    MethodArn {
+        method: method.to_owned(),
+        resource: resource.to_owned(),
+        ..base.clone()
+    }
+    .to_string()
+}
+
+fn allowed(prefix: &ApiPrefix, perms: PermissionSet, arn: &str) -> bool {
+    evaluate(&policy_for(prefix, perms), INVOKE_ACTION, arn).is_allowed()
+}
+
+proptest! {
+    #[test]
+    fn printing_then_parsing_gives_back_the_same_arn(arn in method_arn()) {
+        let printed = arn.to_string();
+        let parsed: MethodArn = printed.parse().map_err(|e| TestCaseError::fail(format!("{e}")))?;
+        prop_assert_eq!(&parsed, &arn);
+        prop_assert_eq!(parsed.to_string(), printed);
+    }
+
+    #[test]
+    fn each_policy_allows_a_route_exactly_when_it_holds_its_permission(
+        base in method_arn(),
+        id in path_id(),
+    ) {
+        let prefix = base.prefix();
+        for perms in PermissionSet::every() {
+            for route in ROUTES {
+                let arn = concrete(&base, route, &id);
+                prop_assert_eq!(
+                    allowed(&prefix, perms, &arn),
+                    perms.contains(route.permission),
+                    "perms {} route {} {} arn {}", perms, route.method, route.path, arn
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_policy_reaches_another_api_or_stage(
+        base in method_arn(),
+        other_api in api_id(),
+        other_stage in stage(),
+        id in path_id(),
+    ) {
+        prop_assume!(other_api != base.api_id);
+        prop_assume!(other_stage != base.stage);
+        let prefix = base.prefix();
+        let elsewhere = [
+            MethodArn { api_id: other_api.clone(), ..base.clone() },
+            MethodArn { stage: other_stage.clone(), ..base.clone() },
+        ];
+        for perms in PermissionSet::every() {
+            for target in &elsewhere {
+                for route in ROUTES {
+                    let arn = concrete(target, route, &id);
+                    prop_assert!(!allowed(&prefix, perms, &arn), "perms {} arn {}", perms, arn);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn no_policy_allows_a_method_or_path_outside_the_route_table(
+        base in method_arn(),
+        id in path_id(),
+    ) {
+        let prefix = base.prefix();
+        let item = format!("items/{id}");
+        let outside = [
+            ("DELETE", "items"),
+            ("PUT", "items"),
+            ("PATCH", "items"),
+            ("HEAD", "items"),
+            ("OPTIONS", "items"),
+            ("POST", item.as_str()),
+            ("HEAD", item.as_str()),
+            ("OPTIONS", item.as_str()),
+            ("GET", "admin"),
+            ("GET", ""),
+            ("GET", "items2"),
+            ("GET", "itemsx/1"),
+            ("POST", "admin/items"),
+        ];
+        for perms in PermissionSet::every() {
+            for (method, path) in outside {
+                let arn = with_path(&base, method, path);
+                prop_assert!(!allowed(&prefix, perms, &arn), "perms {} arn {}", perms, arn);
+            }
+        }
+    }
+
+    #[test]
+    fn the_deny_all_policy_explicitly_denies_every_route(
+        base in method_arn(),
+        id in path_id(),
+    ) {
+        let prefix = base.prefix();
+        let doc = policy_for(&prefix, PermissionSet::EMPTY);
+        prop_assert_eq!(&doc.statement[0].resource, &vec![deny_all_resource(&prefix)]);
+        for route in ROUTES {
+            let arn = concrete(&base, route, &id);
+            prop_assert_eq!(evaluate(&doc, INVOKE_ACTION, &arn), Decision::ExplicitDeny);
+        }
+    }
+}
