@@ -1,0 +1,264 @@
+//! The authorizer: an event in, API Gateway's answer out, one log line.
+//!
+//! [`Authorizer::authorize`] is the core (no clock, no logging), and
+//! [`Authorizer::handle`] wraps it for the Lambda runtime: it reads the
+//! clock, writes the decision log line and maps every authentication failure
+//! to the one error API Gateway turns into a 401.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lambda_runtime::Diagnostic;
+use policies::{FIRST_PARTY_SCOPE, MethodArn, TokenUse};
+use tracing::{error, info};
+
+use crate::claims::VerifiedToken;
+use crate::config::Config;
+use crate::credentials::{self, Credential};
+use crate::decision;
+use crate::event::{AuthorizerEvent, AuthorizerResponse};
+use crate::fingerprint::fingerprint;
+use crate::https::{HttpJwksSource, JwksSource};
+use crate::jwks::{DEFAULT_COOLDOWN, JwksCache};
+use crate::reject::Rejection;
+use crate::revocation::{CognitoRevocation, RevocationCheck};
+use crate::verifier::JwtVerifier;
+
+/// Why the authorizer could not answer with a policy.
+#[derive(Debug, thiserror::Error)]
+pub enum Failure {
+    /// The credential is not to be trusted: API Gateway answers 401.
+    #[error("unauthorized: {0}")]
+    Unauthorized(#[from] Rejection),
+    /// The event itself is not what API Gateway sends: API Gateway answers 500.
+    #[error("bad method ARN: {0}")]
+    BadMethodArn(#[source] policies::ArnError),
+}
+
+/// The error the Lambda function fails with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum HandlerError {
+    /// API Gateway reads exactly this message as "answer 401".
+    #[error("Unauthorized")]
+    Unauthorized,
+    /// Anything else: API Gateway answers 500. The details are in the log.
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<HandlerError> for Diagnostic {
+    fn from(e: HandlerError) -> Self {
+        let error_type = match e {
+            HandlerError::Unauthorized => "Unauthorized",
+            HandlerError::Internal => "InternalError",
+        };
+        Diagnostic {
+            error_type: error_type.to_owned(),
+            error_message: e.to_string(),
+        }
+    }
+}
+
+/// Start-up failures: configuration is checked before this.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The HTTP client for the JWKS could not be built.
+    #[error("building the JWKS client: {0}")]
+    JwksClient(#[source] reqwest::Error),
+}
+
+/// The authorizer, built once per process.
+pub struct Authorizer {
+    jwt: Option<JwtVerifier>,
+    revocation: Option<Arc<dyn RevocationCheck>>,
+}
+
+impl std::fmt::Debug for Authorizer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Authorizer")
+            .field("jwt", &self.jwt)
+            .field("revocation", &self.revocation.is_some())
+            .finish()
+    }
+}
+
+impl Authorizer {
+    /// Builds the production authorizer: the JWKS over HTTPS (fetched now; a
+    /// failure is logged and retried on demand) and, if configured, Cognito
+    /// for revocation checks through the AWS SDK's standard environment.
+    pub async fn from_config(config: &Config) -> Result<Self, StartupError> {
+        let mut builder = AuthorizerBuilder::new(config);
+        if let Some(cognito) = &config.cognito {
+            let source = HttpJwksSource::new(cognito.jwks_uri.clone(), config.jwks_timeout, cognito.allow_http_jwks)
+                .map_err(StartupError::JwksClient)?;
+            builder = builder.jwks_source(Arc::new(source));
+        }
+        if config.check_revocation {
+            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+            let client = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+            builder = builder.revocation(Arc::new(CognitoRevocation::new(client)));
+        }
+        let authorizer = builder.build();
+        authorizer.warm_up().await;
+        Ok(authorizer)
+    }
+
+    /// Fetches the JWKS now, so the first request does not wait for it.
+    pub async fn warm_up(&self) {
+        if let Some(jwt) = &self.jwt {
+            match jwt.keys().refresh().await {
+                Ok(n) => info!(keys = n, "JWKS fetched at start"),
+                Err(e) => error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it"),
+            }
+        }
+    }
+
+    /// Decides on `event` at `now` (Unix seconds).
+    pub async fn authorize(&self, event: &AuthorizerEvent, now: f64) -> Result<AuthorizerResponse, Failure> {
+        let arn: MethodArn = event.method_arn.parse().map_err(Failure::BadMethodArn)?;
+        match credentials::extract(event)? {
+            Credential::Jwt(token) => {
+                let verified = self.verify_jwt(token, now).await?;
+                Ok(decision::for_token(&verified, &arn.prefix()))
+            }
+            Credential::ApiKey(_) => Err(Rejection::ApiKeysDisabled.into()),
+        }
+    }
+
+    async fn verify_jwt(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejection> {
+        let verifier = self.jwt.as_ref().ok_or(Rejection::JwtDisabled)?;
+        let verified = verifier.verify(token, now).await?;
+        // Only tokens of a first-party sign-in can be asked about: Cognito
+        // refuses GetUser for tokens without the admin scope, which would
+        // otherwise read as "revoked".
+        if let Some(revocation) = &self.revocation
+            && verified.token_use == TokenUse::Access
+            && verified.scopes.iter().any(|s| s == FIRST_PARTY_SCOPE)
+        {
+            revocation.check(token).await?;
+        }
+        Ok(verified)
+    }
+
+    /// The Lambda entry point: [`Self::authorize`] with the clock, the
+    /// decision log line, and failures mapped to API Gateway's contract.
+    pub async fn handle(&self, event: AuthorizerEvent) -> Result<AuthorizerResponse, HandlerError> {
+        let started = Instant::now();
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap_or(Duration::ZERO)
+            .as_secs_f64();
+        let result = self.authorize(&event, now).await;
+        log_decision(&event, &result, started.elapsed());
+        result.map_err(|failure| match failure {
+            Failure::Unauthorized(_) => HandlerError::Unauthorized,
+            Failure::BadMethodArn(_) => HandlerError::Internal,
+        })
+    }
+}
+
+/// One structured line per decision. The credential itself never appears:
+/// only a short fingerprint that lets an operator correlate lines.
+fn log_decision(event: &AuthorizerEvent, result: &Result<AuthorizerResponse, Failure>, elapsed: Duration) {
+    let fp = credentials::extract(event)
+        .map(|c| match c {
+            Credential::Jwt(t) | Credential::ApiKey(t) => fingerprint(t),
+        })
+        .unwrap_or_default();
+    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    match result {
+        Ok(r) => info!(
+            target: "decision",
+            outcome = if r.context.permissions.is_empty() { "deny" } else { "allow" },
+            reason = if r.context.permissions.is_empty() { "no_permission" } else { "ok" },
+            principal = %r.principal_id,
+            auth_type = r.context.auth_type,
+            permissions = %r.context.permissions,
+            fp = %fp,
+            latency_us,
+        ),
+        Err(Failure::Unauthorized(why)) => info!(
+            target: "decision",
+            outcome = "unauthorized",
+            reason = why.code(),
+            detail = %why,
+            fp = %fp,
+            latency_us,
+        ),
+        Err(e @ Failure::BadMethodArn(_)) => error!(
+            target: "decision",
+            outcome = "error",
+            reason = "bad_method_arn",
+            detail = %e,
+            fp = %fp,
+            latency_us,
+        ),
+    }
+}
+
+/// Assembles an [`Authorizer`] from parts: the production wiring uses it, and
+/// tests and the local stack put in-memory or local parts in its place.
+pub struct AuthorizerBuilder<'c> {
+    config: &'c Config,
+    jwks_source: Option<Arc<dyn JwksSource>>,
+    jwks_cooldown: std::time::Duration,
+    revocation: Option<Arc<dyn RevocationCheck>>,
+}
+
+impl<'c> AuthorizerBuilder<'c> {
+    /// A builder for `config`, with no parts yet.
+    pub fn new(config: &'c Config) -> Self {
+        AuthorizerBuilder {
+            config,
+            jwks_source: None,
+            jwks_cooldown: DEFAULT_COOLDOWN,
+            revocation: None,
+        }
+    }
+
+    /// Where the JWKS comes from (used when the config has a user pool).
+    pub fn jwks_source(mut self, source: Arc<dyn JwksSource>) -> Self {
+        self.jwks_source = Some(source);
+        self
+    }
+
+    /// The minimum time between two JWKS fetches (default 10 s).
+    pub fn jwks_cooldown(mut self, cooldown: std::time::Duration) -> Self {
+        self.jwks_cooldown = cooldown;
+        self
+    }
+
+    /// The revocation check for access tokens.
+    pub fn revocation(mut self, check: Arc<dyn RevocationCheck>) -> Self {
+        self.revocation = Some(check);
+        self
+    }
+
+    /// The authorizer. A user pool without a JWKS source has no keys, so every
+    /// token is refused: misassembly fails closed.
+    pub fn build(self) -> Authorizer {
+        let jwt = self.config.cognito.as_ref().map(|cognito| {
+            let source = self.jwks_source.unwrap_or_else(|| Arc::new(NoKeys));
+            let cache = Arc::new(JwksCache::new(source, self.jwks_cooldown));
+            JwtVerifier::new(cognito, self.config.leeway_seconds, cache)
+        });
+        Authorizer {
+            jwt,
+            revocation: self.revocation.filter(|_| self.config.check_revocation),
+        }
+    }
+}
+
+impl std::fmt::Debug for AuthorizerBuilder<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthorizerBuilder").finish_non_exhaustive()
+    }
+}
+
+struct NoKeys;
+
+impl JwksSource for NoKeys {
+    fn fetch(&self) -> crate::https::BoxFuture<'_, Result<Vec<u8>, crate::https::FetchError>> {
+        Box::pin(async { Err(crate::https::FetchError::NoUsableKey) })
+    }
+}

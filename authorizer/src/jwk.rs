@@ -1,0 +1,221 @@
+//! JSON Web Keys: which keys of a JWKS can verify tokens, and whether a key
+//! agrees with a token's header.
+//!
+//! The JWK is parsed once, when the JWKS is fetched, into a [`VerifyingKey`]
+//! holding a ready `jsonwebtoken::DecodingKey`; per request only the
+//! agreement checks and the signature run.
+
+use jsonwebtoken::DecodingKey;
+use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
+
+use crate::jwt::SigAlg;
+
+/// The key type and, for EC keys, the curve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyKind {
+    /// `kty: RSA`.
+    Rsa,
+    /// `kty: EC`, `crv: P-256`.
+    EcP256,
+    /// `kty: EC`, `crv: P-384`.
+    EcP384,
+}
+
+/// A public key from the JWKS, ready to verify.
+#[derive(Clone)]
+pub struct VerifyingKey {
+    /// The `kid`.
+    pub kid: String,
+    /// The key type.
+    pub kind: KeyKind,
+    /// The JWK's `alg`, when it names one.
+    pub alg: Option<SigAlg>,
+    /// The key itself.
+    pub key: DecodingKey,
+}
+
+impl std::fmt::Debug for VerifyingKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VerifyingKey")
+            .field("kid", &self.kid)
+            .field("kind", &self.kind)
+            .field("alg", &self.alg)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Why a JWK cannot be used at all (it is left out of the key set).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum UnusableJwk {
+    /// Not a JWK object.
+    #[error("not a JWK: {0}")]
+    Malformed(String),
+    /// No `kid`, so no token could select it.
+    #[error("JWK has no kid")]
+    MissingKid,
+    /// `use` is not `sig`.
+    #[error("JWK {0:?} is not for signatures")]
+    NotForSignatures(String),
+    /// A key type or curve this verifier does not accept (oct keys among them).
+    #[error("JWK {0:?} has an unsupported key type or curve")]
+    UnsupportedKey(String),
+    /// An `alg` outside the allow-list.
+    #[error("JWK {0:?} names an unsupported alg")]
+    UnsupportedAlg(String),
+    /// Components that do not make a key.
+    #[error("JWK {0:?} has invalid key material")]
+    BadKeyMaterial(String),
+}
+
+/// How a key disagrees with a token's header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum JwkMismatch {
+    /// The JWK's `alg` differs from the header's.
+    #[error("the key is for {key}, the token says {token}")]
+    Algorithm {
+        /// The JWK's `alg`.
+        key: &'static str,
+        /// The header's `alg`.
+        token: &'static str,
+    },
+    /// The header's `alg` needs another key type or curve.
+    #[error("{token} cannot be verified with a {kind:?} key")]
+    KeyType {
+        /// The key's type.
+        kind: KeyKind,
+        /// The header's `alg`.
+        token: &'static str,
+    },
+}
+
+impl VerifyingKey {
+    /// Builds a key from one JWKS entry.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, UnusableJwk> {
+        let jwk: Jwk = serde_json::from_value(value).map_err(|e| UnusableJwk::Malformed(e.to_string()))?;
+        let kid = jwk.common.key_id.clone().ok_or(UnusableJwk::MissingKid)?;
+        match &jwk.common.public_key_use {
+            None | Some(PublicKeyUse::Signature) => {}
+            Some(_) => return Err(UnusableJwk::NotForSignatures(kid)),
+        }
+        let kind = match &jwk.algorithm {
+            AlgorithmParameters::RSA(_) => KeyKind::Rsa,
+            AlgorithmParameters::EllipticCurve(ec) => match ec.curve {
+                EllipticCurve::P256 => KeyKind::EcP256,
+                EllipticCurve::P384 => KeyKind::EcP384,
+                _ => return Err(UnusableJwk::UnsupportedKey(kid)),
+            },
+            _ => return Err(UnusableJwk::UnsupportedKey(kid)),
+        };
+        let alg = match jwk.common.key_algorithm {
+            None => None,
+            Some(KeyAlgorithm::RS256) => Some(SigAlg::RS256),
+            Some(KeyAlgorithm::RS384) => Some(SigAlg::RS384),
+            Some(KeyAlgorithm::RS512) => Some(SigAlg::RS512),
+            Some(KeyAlgorithm::ES256) => Some(SigAlg::ES256),
+            Some(KeyAlgorithm::ES384) => Some(SigAlg::ES384),
+            Some(_) => return Err(UnusableJwk::UnsupportedAlg(kid)),
+        };
+        let key = DecodingKey::from_jwk(&jwk).map_err(|_| UnusableJwk::BadKeyMaterial(kid.clone()))?;
+        Ok(VerifyingKey { kid, kind, alg, key })
+    }
+
+    /// Whether this key may verify a token whose header says `alg`: the JWK's
+    /// own `alg` (when given) must be the same, and the key type and curve
+    /// must be the ones `alg` needs. This stops a token from choosing how its
+    /// signature is checked.
+    pub fn check_agreement(&self, alg: SigAlg) -> Result<(), JwkMismatch> {
+        if let Some(key_alg) = self.alg
+            && key_alg != alg
+        {
+            return Err(JwkMismatch::Algorithm {
+                key: key_alg.name(),
+                token: alg.name(),
+            });
+        }
+        let needed = match alg {
+            SigAlg::RS256 | SigAlg::RS384 | SigAlg::RS512 => KeyKind::Rsa,
+            SigAlg::ES256 => KeyKind::EcP256,
+            SigAlg::ES384 => KeyKind::EcP384,
+        };
+        if needed != self.kind {
+            return Err(JwkMismatch::KeyType {
+                kind: self.kind,
+                token: alg.name(),
+            });
+        }
+        Ok(())
+    }
+
+    /// Verifies `signature` (base64url) over `signing_input` with `alg`.
+    /// Call [`Self::check_agreement`] first.
+    pub fn verify(&self, alg: SigAlg, signing_input: &str, signature: &str) -> bool {
+        // A signature that is not base64url is simply a bad signature.
+        jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &self.key, alg.to_jsonwebtoken())
+            .unwrap_or(false)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    // A real 2048-bit modulus is not needed to test the checks that come
+    // before key material; these components are well-formed base64url.
+    fn rsa(extra: serde_json::Value) -> serde_json::Value {
+        let mut v = json!({"kty": "RSA", "kid": "k1", "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw", "e": "AQAB"});
+        if let (Some(obj), Some(more)) = (v.as_object_mut(), extra.as_object()) {
+            for (k, val) in more {
+                obj.insert(k.clone(), val.clone());
+            }
+        }
+        v
+    }
+
+    #[test]
+    fn an_rsa_signing_key_is_usable() {
+        let key = VerifyingKey::from_json(rsa(json!({"alg": "RS256", "use": "sig"}))).unwrap();
+        assert_eq!((key.kid.as_str(), key.kind, key.alg), ("k1", KeyKind::Rsa, Some(SigAlg::RS256)));
+    }
+
+    #[test]
+    fn keys_that_cannot_verify_tokens_are_left_out() {
+        assert_eq!(
+            VerifyingKey::from_json(rsa(json!({"use": "enc"}))).unwrap_err(),
+            UnusableJwk::NotForSignatures("k1".into())
+        );
+        assert_eq!(
+            VerifyingKey::from_json(rsa(json!({"alg": "RSA-OAEP"}))).unwrap_err(),
+            UnusableJwk::UnsupportedAlg("k1".into())
+        );
+        let mut no_kid = rsa(json!({}));
+        no_kid.as_object_mut().unwrap().remove("kid");
+        assert_eq!(VerifyingKey::from_json(no_kid).unwrap_err(), UnusableJwk::MissingKid);
+        assert_eq!(
+            VerifyingKey::from_json(json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"})).unwrap_err(),
+            UnusableJwk::UnsupportedKey("h".into())
+        );
+        // jsonwebtoken reads an RSA key without n and e as an unknown key type.
+        assert_eq!(
+            VerifyingKey::from_json(json!({"kty": "RSA", "kid": "k"})).unwrap_err(),
+            UnusableJwk::UnsupportedKey("k".into())
+        );
+        assert!(matches!(VerifyingKey::from_json(json!("k")), Err(UnusableJwk::Malformed(_))));
+    }
+
+    #[test]
+    fn the_header_alg_must_agree_with_the_key() {
+        let key = VerifyingKey::from_json(rsa(json!({"alg": "RS256"}))).unwrap();
+        assert_eq!(key.check_agreement(SigAlg::RS256), Ok(()));
+        assert_eq!(
+            key.check_agreement(SigAlg::RS512),
+            Err(JwkMismatch::Algorithm { key: "RS256", token: "RS512" })
+        );
+        let any_rsa = VerifyingKey::from_json(rsa(json!({}))).unwrap();
+        assert_eq!(any_rsa.check_agreement(SigAlg::RS384), Ok(()));
+        assert_eq!(
+            any_rsa.check_agreement(SigAlg::ES256),
+            Err(JwkMismatch::KeyType { kind: KeyKind::Rsa, token: "ES256" })
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! The JWKS cache: the user pool's keys, kept for the life of the process.
+//!
+//! - Fetched at cold start; a failure there is logged, not fatal.
+//! - Refreshed when a token names an unknown `kid` (key rotation), with one
+//!   fetch in flight at a time and at most one fetch per cool-down (10 s by
+//!   default), so tokens with made-up `kid`s cannot turn into a flood of
+//!   requests to the JWKS endpoint.
+//! - A failed or useless fetch keeps the keys already known.
+
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock};
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use tracing::{info, warn};
+
+use crate::https::{FetchError, JwksSource};
+use crate::jwk::VerifyingKey;
+
+/// The default minimum time between two fetches.
+pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
+
+type KeyMap = HashMap<String, Arc<VerifyingKey>>;
+
+/// The process-wide key set of one user pool.
+pub struct JwksCache {
+    source: Arc<dyn JwksSource>,
+    keys: RwLock<Arc<KeyMap>>,
+    /// Held for the whole of a fetch: one fetch in flight at a time. Holds
+    /// when the last fetch started, for the cool-down.
+    last_fetch: tokio::sync::Mutex<Option<Instant>>,
+    cooldown: Duration,
+}
+
+impl std::fmt::Debug for JwksCache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwksCache")
+            .field("kids", &self.kids())
+            .field("cooldown", &self.cooldown)
+            .finish_non_exhaustive()
+    }
+}
+
+#[derive(Deserialize)]
+struct JwksDocument {
+    keys: Vec<serde_json::Value>,
+}
+
+impl JwksCache {
+    /// An empty cache over `source`, fetching at most once per `cooldown`.
+    pub fn new(source: Arc<dyn JwksSource>, cooldown: Duration) -> Self {
+        JwksCache {
+            source,
+            keys: RwLock::new(Arc::new(KeyMap::new())),
+            last_fetch: tokio::sync::Mutex::new(None),
+            cooldown,
+        }
+    }
+
+    /// The key with this `kid`, fetching the JWKS again if it is unknown and
+    /// the cool-down allows. `None`: no such key.
+    pub async fn get(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
+        if let Some(key) = self.cached(kid) {
+            return Some(key);
+        }
+        let mut last_fetch = self.last_fetch.lock().await;
+        // Whoever held the lock before may have fetched the key already.
+        if let Some(key) = self.cached(kid) {
+            return Some(key);
+        }
+        if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
+            return None;
+        }
+        *last_fetch = Some(Instant::now());
+        if let Err(e) = self.fetch_and_install().await {
+            warn!(error = %e, "JWKS refresh failed; keeping the keys already known");
+        }
+        drop(last_fetch);
+        self.cached(kid)
+    }
+
+    /// Fetches now, whatever the cool-down (cold start). Returns the number
+    /// of usable keys installed.
+    pub async fn refresh(&self) -> Result<usize, FetchError> {
+        let mut last_fetch = self.last_fetch.lock().await;
+        *last_fetch = Some(Instant::now());
+        self.fetch_and_install().await
+    }
+
+    /// The `kid`s currently known, sorted.
+    pub fn kids(&self) -> Vec<String> {
+        let mut kids: Vec<String> = self.snapshot().keys().cloned().collect();
+        kids.sort_unstable();
+        kids
+    }
+
+    fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
+        self.snapshot().get(kid).cloned()
+    }
+
+    fn snapshot(&self) -> Arc<KeyMap> {
+        // The lock only guards an Arc swap; a panic elsewhere cannot leave the
+        // map half-written, so a poisoned lock is still safe to read.
+        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+    }
+
+    async fn fetch_and_install(&self) -> Result<usize, FetchError> {
+        let body = self.source.fetch().await?;
+        let document: JwksDocument =
+            serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(e.to_string()))?;
+        let mut keys = KeyMap::new();
+        for value in document.keys {
+            match VerifyingKey::from_json(value) {
+                Ok(key) => {
+                    keys.insert(key.kid.clone(), Arc::new(key));
+                }
+                Err(why) => info!(reason = %why, "JWK skipped"),
+            }
+        }
+        if keys.is_empty() {
+            return Err(FetchError::NoUsableKey);
+        }
+        let count = keys.len();
+        // Replace, not merge: a key the pool has retired must stop verifying.
+        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        info!(keys = count, "JWKS installed");
+        Ok(count)
+    }
+}

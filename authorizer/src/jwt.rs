@@ -1,0 +1,222 @@
+//! Parsing a compact JWS into its parts, before anything is trusted.
+//!
+//! Only the header is decoded here: the payload stays encoded until the
+//! signature has verified, so an unsigned payload is never even parsed.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::Deserialize;
+
+use crate::reject::Rejection;
+
+/// Cognito tokens are a few KiB; API Gateway caps a header at 10 KiB. Anything
+/// longer is refused before it is decoded.
+pub const MAX_TOKEN_BYTES: usize = 10 * 1024;
+
+/// The signature algorithms this verifier accepts: asymmetric only. `none`
+/// and the HMAC family are refused because a public JWK must never be usable
+/// as a shared secret.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SigAlg {
+    /// RSASSA-PKCS1-v1_5 with SHA-256.
+    RS256,
+    /// RSASSA-PKCS1-v1_5 with SHA-384.
+    RS384,
+    /// RSASSA-PKCS1-v1_5 with SHA-512.
+    RS512,
+    /// ECDSA P-256 with SHA-256.
+    ES256,
+    /// ECDSA P-384 with SHA-384.
+    ES384,
+}
+
+impl SigAlg {
+    /// Parses a JOSE `alg` name from the allow-list.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "RS256" => SigAlg::RS256,
+            "RS384" => SigAlg::RS384,
+            "RS512" => SigAlg::RS512,
+            "ES256" => SigAlg::ES256,
+            "ES384" => SigAlg::ES384,
+            _ => return None,
+        })
+    }
+
+    /// The JOSE name.
+    pub fn name(self) -> &'static str {
+        match self {
+            SigAlg::RS256 => "RS256",
+            SigAlg::RS384 => "RS384",
+            SigAlg::RS512 => "RS512",
+            SigAlg::ES256 => "ES256",
+            SigAlg::ES384 => "ES384",
+        }
+    }
+
+    /// The `jsonwebtoken` algorithm that verifies it.
+    pub fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
+        match self {
+            SigAlg::RS256 => jsonwebtoken::Algorithm::RS256,
+            SigAlg::RS384 => jsonwebtoken::Algorithm::RS384,
+            SigAlg::RS512 => jsonwebtoken::Algorithm::RS512,
+            SigAlg::ES256 => jsonwebtoken::Algorithm::ES256,
+            SigAlg::ES384 => jsonwebtoken::Algorithm::ES384,
+        }
+    }
+}
+
+/// A token split into its parts, header decoded and checked for shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParsedJwt<'a> {
+    /// The header's `alg`, from the allow-list.
+    pub alg: SigAlg,
+    /// The header's `kid`.
+    pub kid: String,
+    /// `base64url(header) . base64url(payload)`: what the signature covers.
+    pub signing_input: &'a str,
+    /// The encoded payload, decoded only after the signature verified.
+    pub payload: &'a str,
+    /// The encoded signature.
+    pub signature: &'a str,
+}
+
+#[derive(Deserialize)]
+struct RawHeader {
+    alg: Option<serde_json::Value>,
+    kid: Option<serde_json::Value>,
+    crit: Option<serde::de::IgnoredAny>,
+}
+
+/// Splits and checks a compact JWS; decodes only its header.
+pub fn parse(token: &str) -> Result<ParsedJwt<'_>, Rejection> {
+    if token.len() > MAX_TOKEN_BYTES {
+        return Err(Rejection::TokenTooLarge {
+            len: token.len(),
+            max: MAX_TOKEN_BYTES,
+        });
+    }
+    let mut parts = token.splitn(4, '.');
+    let (Some(header), Some(payload), Some(signature), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(Rejection::MalformedToken("expected three dot-separated parts"));
+    };
+    if header.is_empty() || payload.is_empty() || signature.is_empty() {
+        return Err(Rejection::MalformedToken("a part is empty"));
+    }
+    let signing_input = &token[..header.len() + 1 + payload.len()];
+
+    let header_json = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| Rejection::MalformedToken("header is not base64url"))?;
+    // Duplicate members are refused by serde for known fields, which closes
+    // the "two alg values" ambiguity.
+    let raw: RawHeader = serde_json::from_slice(&header_json)
+        .map_err(|_| Rejection::MalformedToken("header is not a JSON object"))?;
+
+    if raw.crit.is_some() {
+        return Err(Rejection::CriticalHeader);
+    }
+    let alg = match raw.alg {
+        Some(serde_json::Value::String(name)) => {
+            SigAlg::parse(&name).ok_or(Rejection::UnsupportedAlgorithm { alg: name })?
+        }
+        Some(_) => return Err(Rejection::MalformedToken("header alg is not a string")),
+        None => return Err(Rejection::MalformedToken("header has no alg")),
+    };
+    let kid = match raw.kid {
+        Some(serde_json::Value::String(kid)) if !kid.is_empty() => kid,
+        Some(serde_json::Value::String(_)) | None => return Err(Rejection::MissingKid),
+        Some(_) => return Err(Rejection::MalformedToken("header kid is not a string")),
+    };
+
+    Ok(ParsedJwt {
+        alg,
+        kid,
+        signing_input,
+        payload,
+        signature,
+    })
+}
+
+/// Decodes the payload's base64url (after the signature verified).
+pub fn decode_payload(payload: &str) -> Result<Vec<u8>, Rejection> {
+    URL_SAFE_NO_PAD
+        .decode(payload)
+        .map_err(|_| Rejection::MalformedToken("payload is not base64url"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(s: &str) -> String {
+        URL_SAFE_NO_PAD.encode(s)
+    }
+
+    fn token(header: &str) -> String {
+        format!("{}.{}.c2ln", b64(header), b64(r#"{"sub":"x"}"#))
+    }
+
+    #[test]
+    fn a_well_formed_token_splits_into_its_parts() {
+        let t = token(r#"{"alg":"RS256","kid":"k1","typ":"JWT"}"#);
+        let parsed = parse(&t).unwrap();
+        assert_eq!(parsed.alg, SigAlg::RS256);
+        assert_eq!(parsed.kid, "k1");
+        assert_eq!(parsed.signature, "c2ln");
+        assert_eq!(format!("{}.{}", parsed.signing_input, parsed.signature), t);
+    }
+
+    #[test]
+    fn none_and_hmac_algorithms_are_refused() {
+        for alg in ["none", "HS256", "HS512", "PS256", "EdDSA", "rs256"] {
+            let t = token(&format!(r#"{{"alg":"{alg}","kid":"k1"}}"#));
+            assert_eq!(parse(&t), Err(Rejection::UnsupportedAlgorithm { alg: alg.into() }));
+        }
+    }
+
+    #[test]
+    fn each_shape_defect_has_its_reason() {
+        assert_eq!(parse("a.b"), Err(Rejection::MalformedToken("expected three dot-separated parts")));
+        assert_eq!(parse("a.b.c.d"), Err(Rejection::MalformedToken("expected three dot-separated parts")));
+        assert_eq!(parse("a..c"), Err(Rejection::MalformedToken("a part is empty")));
+        assert_eq!(parse("a.b."), Err(Rejection::MalformedToken("a part is empty")));
+        assert_eq!(parse("@@@.b.c"), Err(Rejection::MalformedToken("header is not base64url")));
+        assert_eq!(
+            parse(&format!("{}.b.c", b64("[1]"))),
+            Err(Rejection::MalformedToken("header is not a JSON object"))
+        );
+        assert_eq!(parse(&token(r#"{"kid":"k"}"#)), Err(Rejection::MalformedToken("header has no alg")));
+        assert_eq!(
+            parse(&token(r#"{"alg":256,"kid":"k"}"#)),
+            Err(Rejection::MalformedToken("header alg is not a string"))
+        );
+        assert_eq!(parse(&token(r#"{"alg":"RS256"}"#)), Err(Rejection::MissingKid));
+        assert_eq!(parse(&token(r#"{"alg":"RS256","kid":""}"#)), Err(Rejection::MissingKid));
+        assert_eq!(
+            parse(&token(r#"{"alg":"RS256","kid":7}"#)),
+            Err(Rejection::MalformedToken("header kid is not a string"))
+        );
+        assert_eq!(
+            parse(&token(r#"{"alg":"RS256","kid":"k","crit":["exp"]}"#)),
+            Err(Rejection::CriticalHeader)
+        );
+    }
+
+    #[test]
+    fn a_header_with_a_duplicate_alg_is_refused() {
+        let t = token(r#"{"alg":"RS256","alg":"none","kid":"k"}"#);
+        assert_eq!(parse(&t), Err(Rejection::MalformedToken("header is not a JSON object")));
+    }
+
+    #[test]
+    fn oversized_tokens_are_refused_before_decoding() {
+        let t = "a".repeat(MAX_TOKEN_BYTES + 1);
+        assert_eq!(
+            parse(&t),
+            Err(Rejection::TokenTooLarge { len: MAX_TOKEN_BYTES + 1, max: MAX_TOKEN_BYTES })
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Why a credential was refused.
+//!
+//! Every variant ends the same way for the caller (the error `Unauthorized`,
+//! so API Gateway answers 401); the variants exist for the decision log and
+//! for tests, which assert the exact reason. Each says what was found and,
+//! where it helps, what was expected. None of them holds the credential.
+
+use crate::jwk::JwkMismatch;
+
+/// A credential that is absent, malformed or not to be trusted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// No `Authorization` (or `X-Api-Key`) value at all.
+    #[error("no credential was presented")]
+    MissingCredential,
+    /// A scheme other than `Bearer` or `ApiKey`, or an empty value after it.
+    #[error("the Authorization value has an unsupported scheme or no value")]
+    UnsupportedScheme,
+    /// Both `Authorization` and `X-Api-Key` were sent.
+    #[error("both Authorization and X-Api-Key were presented")]
+    AmbiguousCredentials,
+    /// A JWT was presented but no user pool is configured.
+    #[error("JWT authentication is not configured")]
+    JwtDisabled,
+    /// An API key was presented but no key registry is configured.
+    #[error("API key authentication is not configured")]
+    ApiKeysDisabled,
+
+    /// The token is longer than any Cognito token.
+    #[error("token of {len} bytes exceeds the {max}-byte limit")]
+    TokenTooLarge {
+        /// Its length.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Not a compact JWS (`header.payload.signature`, base64url, JSON).
+    #[error("malformed token: {0}")]
+    MalformedToken(&'static str),
+    /// An `alg` outside RS256/RS384/RS512/ES256/ES384 (`none` and HMAC among them).
+    #[error("algorithm {alg:?} is not allowed; expected RS256, RS384, RS512, ES256 or ES384")]
+    UnsupportedAlgorithm {
+        /// The header's `alg`.
+        alg: String,
+    },
+    /// The header names a critical extension this verifier does not implement.
+    #[error("header has a crit parameter, which is not supported")]
+    CriticalHeader,
+    /// The header has no `kid`.
+    #[error("header has no kid")]
+    MissingKid,
+    /// No key with that `kid` in the JWKS, even after a refresh (or none allowed yet).
+    #[error("no key with kid {kid:?} in the JWKS")]
+    UnknownKid {
+        /// The header's `kid`.
+        kid: String,
+    },
+    /// The JWK does not agree with the header.
+    #[error("key {kid:?} does not fit the token: {mismatch}")]
+    KeyMismatch {
+        /// The key's id.
+        kid: String,
+        /// How they disagree.
+        mismatch: JwkMismatch,
+    },
+    /// The signature does not verify with the key.
+    #[error("signature does not verify")]
+    InvalidSignature,
+    /// The payload is not a JSON object of claims.
+    #[error("payload is not a JSON object of claims")]
+    MalformedClaims,
+    /// A claim has the wrong JSON type.
+    #[error("claim {claim} is not {expected}")]
+    ClaimType {
+        /// The claim.
+        claim: &'static str,
+        /// The type it must have.
+        expected: &'static str,
+    },
+    /// A required claim is absent.
+    #[error("claim {0} is missing")]
+    MissingClaim(&'static str),
+    /// `exp` is past (beyond the leeway).
+    #[error("token expired at {exp}; now is {now}")]
+    Expired {
+        /// The `exp` claim.
+        exp: f64,
+        /// The clock used.
+        now: f64,
+    },
+    /// `nbf` is still ahead (beyond the leeway).
+    #[error("token not valid before {nbf}; now is {now}")]
+    NotYetValid {
+        /// The `nbf` claim.
+        nbf: f64,
+        /// The clock used.
+        now: f64,
+    },
+    /// `iat` is in the future (beyond the leeway).
+    #[error("token issued at {iat}, in the future; now is {now}")]
+    IssuedInFuture {
+        /// The `iat` claim.
+        iat: f64,
+        /// The clock used.
+        now: f64,
+    },
+    /// `iss` is not this user pool.
+    #[error("issuer {iss:?} is not the configured user pool")]
+    WrongIssuer {
+        /// The `iss` claim.
+        iss: String,
+    },
+    /// `token_use` is not the one configured.
+    #[error("token_use {got:?} is not accepted; expected {expected}")]
+    WrongTokenUse {
+        /// The `token_use` claim.
+        got: String,
+        /// What `TOKEN_USE` allows.
+        expected: &'static str,
+    },
+    /// `client_id` (access) or `aud` (id) is not a configured app client.
+    #[error("client {client:?} is not an allowed app client")]
+    WrongClient {
+        /// The client the token was issued to.
+        client: String,
+    },
+    /// Cognito says the access token was revoked or its user signed out.
+    #[error("token was revoked")]
+    Revoked,
+    /// Revocation checking is on and Cognito could not be asked: fail closed.
+    #[error("revocation status could not be checked")]
+    RevocationUnavailable,
+}
+
+impl Rejection {
+    /// A stable, short code for the decision log and metrics.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Rejection::MissingCredential => "missing_credential",
+            Rejection::UnsupportedScheme => "unsupported_scheme",
+            Rejection::AmbiguousCredentials => "ambiguous_credentials",
+            Rejection::JwtDisabled => "jwt_disabled",
+            Rejection::ApiKeysDisabled => "api_keys_disabled",
+            Rejection::TokenTooLarge { .. } => "token_too_large",
+            Rejection::MalformedToken(_) => "malformed_token",
+            Rejection::UnsupportedAlgorithm { .. } => "unsupported_algorithm",
+            Rejection::CriticalHeader => "critical_header",
+            Rejection::MissingKid => "missing_kid",
+            Rejection::UnknownKid { .. } => "unknown_kid",
+            Rejection::KeyMismatch { .. } => "key_mismatch",
+            Rejection::InvalidSignature => "invalid_signature",
+            Rejection::MalformedClaims => "malformed_claims",
+            Rejection::ClaimType { .. } => "claim_type",
+            Rejection::MissingClaim(_) => "missing_claim",
+            Rejection::Expired { .. } => "expired",
+            Rejection::NotYetValid { .. } => "not_yet_valid",
+            Rejection::IssuedInFuture { .. } => "issued_in_future",
+            Rejection::WrongIssuer { .. } => "wrong_issuer",
+            Rejection::WrongTokenUse { .. } => "wrong_token_use",
+            Rejection::WrongClient { .. } => "wrong_client",
+            Rejection::Revoked => "revoked",
+            Rejection::RevocationUnavailable => "revocation_unavailable",
+        }
+    }
+}
