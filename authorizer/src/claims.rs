@@ -72,7 +72,8 @@ impl ClaimRules {
 
     /// Checks the decoded payload at time `now` (Unix seconds).
     pub fn check(&self, payload: &[u8], now: f64) -> Result<VerifiedToken, Rejection> {
-        let raw: RawClaims = serde_json::from_slice(payload).map_err(|_| Rejection::MalformedClaims)?;
+        let raw: RawClaims =
+            serde_json::from_slice(payload).map_err(|_| Rejection::MalformedClaims)?;
 
         let exp = number(raw.exp, "exp")?.ok_or(Rejection::MissingClaim("exp"))?;
         if now >= exp + self.leeway {
@@ -112,7 +113,8 @@ impl ClaimRules {
 
         let client_id = match token_use {
             TokenUse::Access => {
-                let client = string(raw.client_id, "client_id")?.ok_or(Rejection::MissingClaim("client_id"))?;
+                let client = string(raw.client_id, "client_id")?
+                    .ok_or(Rejection::MissingClaim("client_id"))?;
                 if !self.client_ids.contains(&client) {
                     return Err(Rejection::WrongClient { client });
                 }
@@ -176,10 +178,15 @@ impl ClaimRules {
 fn number(v: Option<Value>, claim: &'static str) -> Result<Option<f64>, Rejection> {
     match v {
         None => Ok(None),
-        Some(Value::Number(n)) => n.as_f64().filter(|f| f.is_finite()).map(Some).ok_or(Rejection::ClaimType {
-            claim,
-            expected: "a number",
-        }),
+        Some(Value::Number(n)) => {
+            n.as_f64()
+                .filter(|f| f.is_finite())
+                .map(Some)
+                .ok_or(Rejection::ClaimType {
+                    claim,
+                    expected: "a number",
+                })
+        }
         Some(_) => Err(Rejection::ClaimType {
             claim,
             expected: "a number",
@@ -273,13 +280,20 @@ mod tests {
 
     #[test]
     fn the_global_issuer_form_is_accepted() {
-        let claims = with(access(), "iss", json!("https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"));
+        let claims = with(
+            access(),
+            "iss",
+            json!("https://issuer-cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1"),
+        );
         assert!(check(claims).is_ok());
     }
 
     #[test]
     fn expiry_is_required_and_enforced_at_the_second() {
-        assert_eq!(check(without(access(), "exp")), Err(Rejection::MissingClaim("exp")));
+        assert_eq!(
+            check(without(access(), "exp")),
+            Err(Rejection::MissingClaim("exp"))
+        );
         assert_eq!(
             check(with(access(), "exp", json!(NOW))),
             Err(Rejection::Expired { exp: NOW, now: NOW })
@@ -294,17 +308,26 @@ mod tests {
         assert!(ok(with(access(), "exp", json!(NOW - 29.0))).is_ok());
         assert_eq!(
             ok(with(access(), "exp", json!(NOW - 30.0))),
-            Err(Rejection::Expired { exp: NOW - 30.0, now: NOW })
+            Err(Rejection::Expired {
+                exp: NOW - 30.0,
+                now: NOW
+            })
         );
         assert!(ok(with(access(), "nbf", json!(NOW + 30.0))).is_ok());
         assert_eq!(
             ok(with(access(), "nbf", json!(NOW + 31.0))),
-            Err(Rejection::NotYetValid { nbf: NOW + 31.0, now: NOW })
+            Err(Rejection::NotYetValid {
+                nbf: NOW + 31.0,
+                now: NOW
+            })
         );
         assert!(ok(with(access(), "iat", json!(NOW + 30.0))).is_ok());
         assert_eq!(
             ok(with(access(), "iat", json!(NOW + 31.0))),
-            Err(Rejection::IssuedInFuture { iat: NOW + 31.0, now: NOW })
+            Err(Rejection::IssuedInFuture {
+                iat: NOW + 31.0,
+                now: NOW
+            })
         );
     }
 
@@ -312,11 +335,17 @@ mod tests {
     fn not_before_and_issued_at_in_the_future_are_refused() {
         assert_eq!(
             check(with(access(), "nbf", json!(NOW + 1.0))),
-            Err(Rejection::NotYetValid { nbf: NOW + 1.0, now: NOW })
+            Err(Rejection::NotYetValid {
+                nbf: NOW + 1.0,
+                now: NOW
+            })
         );
         assert_eq!(
             check(with(access(), "iat", json!(NOW + 1.0))),
-            Err(Rejection::IssuedInFuture { iat: NOW + 1.0, now: NOW })
+            Err(Rejection::IssuedInFuture {
+                iat: NOW + 1.0,
+                now: NOW
+            })
         );
     }
 
@@ -328,54 +357,107 @@ mod tests {
             "http://cognito-idp.us-east-1.amazonaws.com/us-east-1_Pool1",
             "https://evil.example/us-east-1_Pool1",
         ] {
-            assert_eq!(check(with(access(), "iss", json!(iss))), Err(Rejection::WrongIssuer { iss: iss.into() }));
+            assert_eq!(
+                check(with(access(), "iss", json!(iss))),
+                Err(Rejection::WrongIssuer { iss: iss.into() })
+            );
         }
-        assert_eq!(check(without(access(), "iss")), Err(Rejection::MissingClaim("iss")));
+        assert_eq!(
+            check(without(access(), "iss")),
+            Err(Rejection::MissingClaim("iss"))
+        );
     }
 
     #[test]
     fn token_use_must_be_the_configured_one() {
         assert_eq!(
             check(id()),
-            Err(Rejection::WrongTokenUse { got: "id".into(), expected: "access" })
+            Err(Rejection::WrongTokenUse {
+                got: "id".into(),
+                expected: "access"
+            })
         );
         let id_only = rules(TokenUseSetting::Id, 0.0);
         assert_eq!(
             id_only.check(access().to_string().as_bytes(), NOW),
-            Err(Rejection::WrongTokenUse { got: "access".into(), expected: "id" })
+            Err(Rejection::WrongTokenUse {
+                got: "access".into(),
+                expected: "id"
+            })
         );
         let any = rules(TokenUseSetting::Any, 0.0);
-        assert_eq!(any.check(id().to_string().as_bytes(), NOW).unwrap().token_use, TokenUse::Id);
         assert_eq!(
-            any.check(with(access(), "token_use", json!("refresh")).to_string().as_bytes(), NOW),
-            Err(Rejection::WrongTokenUse { got: "refresh".into(), expected: "access or id" })
+            any.check(id().to_string().as_bytes(), NOW)
+                .unwrap()
+                .token_use,
+            TokenUse::Id
         );
-        assert_eq!(check(without(access(), "token_use")), Err(Rejection::MissingClaim("token_use")));
+        assert_eq!(
+            any.check(
+                with(access(), "token_use", json!("refresh"))
+                    .to_string()
+                    .as_bytes(),
+                NOW
+            ),
+            Err(Rejection::WrongTokenUse {
+                got: "refresh".into(),
+                expected: "access or id"
+            })
+        );
+        assert_eq!(
+            check(without(access(), "token_use")),
+            Err(Rejection::MissingClaim("token_use"))
+        );
     }
 
     #[test]
     fn the_client_must_be_allowed() {
         assert_eq!(
             check(with(access(), "client_id", json!("other"))),
-            Err(Rejection::WrongClient { client: "other".into() })
+            Err(Rejection::WrongClient {
+                client: "other".into()
+            })
         );
-        assert_eq!(check(without(access(), "client_id")), Err(Rejection::MissingClaim("client_id")));
+        assert_eq!(
+            check(without(access(), "client_id")),
+            Err(Rejection::MissingClaim("client_id"))
+        );
         let id_rules = rules(TokenUseSetting::Id, 0.0);
         let run = |c: Value| id_rules.check(c.to_string().as_bytes(), NOW);
         assert_eq!(run(id()).unwrap().client_id, "client1");
-        assert_eq!(run(with(id(), "aud", json!(["x", "client1"]))).unwrap().client_id, "client1");
-        assert_eq!(run(with(id(), "aud", json!("x"))), Err(Rejection::WrongClient { client: "x".into() }));
-        assert_eq!(run(without(id(), "aud")), Err(Rejection::MissingClaim("aud")));
+        assert_eq!(
+            run(with(id(), "aud", json!(["x", "client1"])))
+                .unwrap()
+                .client_id,
+            "client1"
+        );
+        assert_eq!(
+            run(with(id(), "aud", json!("x"))),
+            Err(Rejection::WrongClient { client: "x".into() })
+        );
+        assert_eq!(
+            run(without(id(), "aud")),
+            Err(Rejection::MissingClaim("aud"))
+        );
         assert_eq!(
             run(with(id(), "aud", json!(["client1", 5]))),
-            Err(Rejection::ClaimType { claim: "aud", expected: "a string or an array of strings" })
+            Err(Rejection::ClaimType {
+                claim: "aud",
+                expected: "a string or an array of strings"
+            })
         );
     }
 
     #[test]
     fn sub_must_be_present_and_non_empty() {
-        assert_eq!(check(without(access(), "sub")), Err(Rejection::MissingClaim("sub")));
-        assert_eq!(check(with(access(), "sub", json!(""))), Err(Rejection::MissingClaim("sub")));
+        assert_eq!(
+            check(without(access(), "sub")),
+            Err(Rejection::MissingClaim("sub"))
+        );
+        assert_eq!(
+            check(with(access(), "sub", json!(""))),
+            Err(Rejection::MissingClaim("sub"))
+        );
     }
 
     #[test]
@@ -393,7 +475,11 @@ mod tests {
             ("cognito:groups", json!("readonly"), "an array of strings"),
         ];
         for (claim, value, expected) in cases {
-            assert_eq!(check(with(access(), claim, value)), Err(Rejection::ClaimType { claim, expected }), "{claim}");
+            assert_eq!(
+                check(with(access(), claim, value)),
+                Err(Rejection::ClaimType { claim, expected }),
+                "{claim}"
+            );
         }
     }
 
@@ -402,6 +488,9 @@ mod tests {
         let r = rules(TokenUseSetting::Access, 0.0);
         assert_eq!(r.check(b"[]", NOW), Err(Rejection::MalformedClaims));
         assert_eq!(r.check(b"{\"sub\":", NOW), Err(Rejection::MalformedClaims));
-        assert_eq!(r.check(br#"{"sub":"a","sub":"b"}"#, NOW), Err(Rejection::MalformedClaims));
+        assert_eq!(
+            r.check(br#"{"sub":"a","sub":"b"}"#, NOW),
+            Err(Rejection::MalformedClaims)
+        );
     }
 }

@@ -93,7 +93,11 @@ impl Config {
     /// production, a map in tests). Empty values count as unset, because
     /// CloudFormation cannot leave a variable out conditionally.
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
-        let get = |name: &str| lookup(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let get = |name: &str| {
+            lookup(name)
+                .map(|v| v.trim().to_owned())
+                .filter(|v| !v.is_empty())
+        };
 
         let leeway_seconds = match get("JWT_LEEWAY_SECONDS") {
             None => 0,
@@ -170,7 +174,9 @@ fn cognito_config(
     let region = pool_region(pool).ok_or_else(|| {
         invalid(
             "COGNITO_USER_POOL_ID",
-            format!("{pool:?} is not a user pool id; expected <region>_<id>, e.g. us-east-1_AbC123"),
+            format!(
+                "{pool:?} is not a user pool id; expected <region>_<id>, e.g. us-east-1_AbC123"
+            ),
         )
     })?;
 
@@ -229,8 +235,9 @@ fn cognito_config(
         }
         None => {
             let raw = format!("{regional}/.well-known/jwks.json");
-            let url = Url::parse(&raw)
-                .map_err(|e| invalid("COGNITO_USER_POOL_ID", format!("gives a bad JWKS URL: {e}")))?;
+            let url = Url::parse(&raw).map_err(|e| {
+                invalid("COGNITO_USER_POOL_ID", format!("gives a bad JWKS URL: {e}"))
+            })?;
             (url, false)
         }
     };
@@ -258,7 +265,12 @@ fn pool_region(pool: &str) -> Option<&str> {
     (region_ok && id_ok && pool.len() <= 55).then_some(region)
 }
 
-fn parse_in_range(variable: &'static str, raw: &str, min: u64, max: u64) -> Result<u64, ConfigError> {
+fn parse_in_range(
+    variable: &'static str,
+    raw: &str,
+    min: u64,
+    max: u64,
+) -> Result<u64, ConfigError> {
     match raw.parse::<u64>() {
         Ok(v) if (min..=max).contains(&v) => Ok(v),
         _ => Err(invalid(
@@ -318,34 +330,80 @@ mod tests {
 
     #[test]
     fn moto_style_pool_ids_are_accepted() {
-        let pool = ("COGNITO_USER_POOL_ID", "us-east-1_3722aa74749b49968deab1e543604c6a");
+        let pool = (
+            "COGNITO_USER_POOL_ID",
+            "us-east-1_3722aa74749b49968deab1e543604c6a",
+        );
         assert!(config(&[pool, CLIENTS]).is_ok());
     }
 
     #[test]
     fn an_explicit_http_jwks_uri_is_allowed_and_remembered() {
-        let c = config(&[POOL, CLIENTS, ("JWKS_URI", "http://127.0.0.1:5000/p/.well-known/jwks.json")])
-            .unwrap();
+        let c = config(&[
+            POOL,
+            CLIENTS,
+            ("JWKS_URI", "http://127.0.0.1:5000/p/.well-known/jwks.json"),
+        ])
+        .unwrap();
         assert!(c.cognito.unwrap().allow_http_jwks);
     }
 
     #[test]
     fn each_bad_variable_is_named() {
         assert_eq!(variable_of(&[]), "COGNITO_USER_POOL_ID");
-        assert_eq!(variable_of(&[("COGNITO_USER_POOL_ID", "nope"), CLIENTS]), "COGNITO_USER_POOL_ID");
-        assert_eq!(variable_of(&[("COGNITO_USER_POOL_ID", "us-east-1_a/b"), CLIENTS]), "COGNITO_USER_POOL_ID");
+        assert_eq!(
+            variable_of(&[("COGNITO_USER_POOL_ID", "nope"), CLIENTS]),
+            "COGNITO_USER_POOL_ID"
+        );
+        assert_eq!(
+            variable_of(&[("COGNITO_USER_POOL_ID", "us-east-1_a/b"), CLIENTS]),
+            "COGNITO_USER_POOL_ID"
+        );
         assert_eq!(variable_of(&[POOL]), "COGNITO_CLIENT_IDS");
-        assert_eq!(variable_of(&[POOL, ("COGNITO_CLIENT_IDS", " , ")]), "COGNITO_CLIENT_IDS");
-        assert_eq!(variable_of(&[POOL, ("COGNITO_CLIENT_IDS", "a b")]), "COGNITO_CLIENT_IDS");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("TOKEN_USE", "refresh")]), "TOKEN_USE");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("JWKS_URI", "ftp://x/jwks")]), "JWKS_URI");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("JWKS_URI", "not a url")]), "JWKS_URI");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("JWT_LEEWAY_SECONDS", "301")]), "JWT_LEEWAY_SECONDS");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("JWT_LEEWAY_SECONDS", "-1")]), "JWT_LEEWAY_SECONDS");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("JWKS_TIMEOUT_MS", "0")]), "JWKS_TIMEOUT_MS");
-        assert_eq!(variable_of(&[POOL, CLIENTS, ("CHECK_REVOCATION", "yes")]), "CHECK_REVOCATION");
-        assert_eq!(variable_of(&[("CHECK_REVOCATION", "true"), ("API_KEYS_SECRET_ID", "s")]), "CHECK_REVOCATION");
-        assert_eq!(variable_of(&[CLIENTS, ("API_KEYS_SECRET_ID", "s")]), "COGNITO_CLIENT_IDS");
+        assert_eq!(
+            variable_of(&[POOL, ("COGNITO_CLIENT_IDS", " , ")]),
+            "COGNITO_CLIENT_IDS"
+        );
+        assert_eq!(
+            variable_of(&[POOL, ("COGNITO_CLIENT_IDS", "a b")]),
+            "COGNITO_CLIENT_IDS"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("TOKEN_USE", "refresh")]),
+            "TOKEN_USE"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("JWKS_URI", "ftp://x/jwks")]),
+            "JWKS_URI"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("JWKS_URI", "not a url")]),
+            "JWKS_URI"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("JWT_LEEWAY_SECONDS", "301")]),
+            "JWT_LEEWAY_SECONDS"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("JWT_LEEWAY_SECONDS", "-1")]),
+            "JWT_LEEWAY_SECONDS"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("JWKS_TIMEOUT_MS", "0")]),
+            "JWKS_TIMEOUT_MS"
+        );
+        assert_eq!(
+            variable_of(&[POOL, CLIENTS, ("CHECK_REVOCATION", "yes")]),
+            "CHECK_REVOCATION"
+        );
+        assert_eq!(
+            variable_of(&[("CHECK_REVOCATION", "true"), ("API_KEYS_SECRET_ID", "s")]),
+            "CHECK_REVOCATION"
+        );
+        assert_eq!(
+            variable_of(&[CLIENTS, ("API_KEYS_SECRET_ID", "s")]),
+            "COGNITO_CLIENT_IDS"
+        );
         assert_eq!(
             variable_of(&[("API_KEYS_SECRET_ID", "s"), ("API_KEYS_CACHE_SECONDS", "0")]),
             "API_KEYS_CACHE_SECONDS"
@@ -355,12 +413,19 @@ mod tests {
     #[test]
     fn the_message_names_the_variable_and_the_expectation() {
         let e = config(&[POOL, CLIENTS, ("TOKEN_USE", "refresh")]).unwrap_err();
-        assert_eq!(e.to_string(), "TOKEN_USE: \"refresh\" is not a token use; expected access, id or any");
+        assert_eq!(
+            e.to_string(),
+            "TOKEN_USE: \"refresh\" is not a token use; expected access, id or any"
+        );
     }
 
     #[test]
     fn api_keys_alone_are_a_valid_configuration() {
-        let c = config(&[("API_KEYS_SECRET_ID", "arn:aws:secretsmanager:us-east-1:1:secret:k")]).unwrap();
+        let c = config(&[(
+            "API_KEYS_SECRET_ID",
+            "arn:aws:secretsmanager:us-east-1:1:secret:k",
+        )])
+        .unwrap();
         assert_eq!(c.cognito, None);
         assert_eq!(c.api_keys.unwrap().cache_ttl, Duration::from_secs(300));
     }

@@ -23,7 +23,9 @@ pub fn extract(event: &AuthorizerEvent) -> Result<Credential<'_>, Rejection> {
     if let Some(token) = event.authorization_token.as_deref() {
         return parse_authorization(token);
     }
-    let authorization = event.header("authorization").filter(|v| !v.trim().is_empty());
+    let authorization = event
+        .header("authorization")
+        .filter(|v| !v.trim().is_empty());
     let api_key = event.header("x-api-key").filter(|v| !v.trim().is_empty());
     match (authorization, api_key) {
         (Some(_), Some(_)) => Err(Rejection::AmbiguousCredentials),
@@ -81,7 +83,10 @@ mod tests {
     #[test]
     fn bearer_scheme_is_case_insensitive() {
         for scheme in ["Bearer", "bearer", "BEARER", "bEaReR"] {
-            assert_eq!(parse_authorization(&format!("{scheme} a.b.c")), Ok(Credential::Jwt("a.b.c")));
+            assert_eq!(
+                parse_authorization(&format!("{scheme} a.b.c")),
+                Ok(Credential::Jwt("a.b.c"))
+            );
         }
     }
 
@@ -92,17 +97,38 @@ mod tests {
 
     #[test]
     fn apikey_scheme_is_case_insensitive() {
-        assert_eq!(parse_authorization("apikey pk_x"), Ok(Credential::ApiKey("pk_x")));
-        assert_eq!(parse_authorization("ApiKey  pk_x"), Ok(Credential::ApiKey("pk_x")));
+        assert_eq!(
+            parse_authorization("apikey pk_x"),
+            Ok(Credential::ApiKey("pk_x"))
+        );
+        assert_eq!(
+            parse_authorization("ApiKey  pk_x"),
+            Ok(Credential::ApiKey("pk_x"))
+        );
     }
 
     #[test]
     fn other_schemes_and_empty_values_are_refused() {
-        assert_eq!(parse_authorization("Basic dXNlcjpwdw=="), Err(Rejection::UnsupportedScheme));
-        assert_eq!(parse_authorization("Bearer "), Err(Rejection::UnsupportedScheme));
-        assert_eq!(parse_authorization("Bearer"), Err(Rejection::UnsupportedScheme));
-        assert_eq!(parse_authorization("pk_abc_def"), Err(Rejection::UnsupportedScheme));
-        assert_eq!(parse_authorization("   "), Err(Rejection::MissingCredential));
+        assert_eq!(
+            parse_authorization("Basic dXNlcjpwdw=="),
+            Err(Rejection::UnsupportedScheme)
+        );
+        assert_eq!(
+            parse_authorization("Bearer "),
+            Err(Rejection::UnsupportedScheme)
+        );
+        assert_eq!(
+            parse_authorization("Bearer"),
+            Err(Rejection::UnsupportedScheme)
+        );
+        assert_eq!(
+            parse_authorization("pk_abc_def"),
+            Err(Rejection::UnsupportedScheme)
+        );
+        assert_eq!(
+            parse_authorization("   "),
+            Err(Rejection::MissingCredential)
+        );
     }
 
     #[test]
@@ -113,17 +139,32 @@ mod tests {
 
     #[test]
     fn request_events_find_headers_whatever_their_case() {
-        assert_eq!(extract(&request(&[("AUTHORIZATION", "Bearer a.b.c")])), Ok(Credential::Jwt("a.b.c")));
-        assert_eq!(extract(&request(&[("x-API-key", "pk_1")])), Ok(Credential::ApiKey("pk_1")));
+        assert_eq!(
+            extract(&request(&[("AUTHORIZATION", "Bearer a.b.c")])),
+            Ok(Credential::Jwt("a.b.c"))
+        );
+        assert_eq!(
+            extract(&request(&[("x-API-key", "pk_1")])),
+            Ok(Credential::ApiKey("pk_1"))
+        );
     }
 
     #[test]
     fn request_events_with_two_credentials_or_none_are_refused() {
         assert_eq!(
-            extract(&request(&[("Authorization", "Bearer a.b.c"), ("X-Api-Key", "pk_1")])),
+            extract(&request(&[
+                ("Authorization", "Bearer a.b.c"),
+                ("X-Api-Key", "pk_1")
+            ])),
             Err(Rejection::AmbiguousCredentials)
         );
-        assert_eq!(extract(&request(&[("Accept", "*/*")])), Err(Rejection::MissingCredential));
-        assert_eq!(extract(&AuthorizerEvent::default()), Err(Rejection::MissingCredential));
+        assert_eq!(
+            extract(&request(&[("Accept", "*/*")])),
+            Err(Rejection::MissingCredential)
+        );
+        assert_eq!(
+            extract(&AuthorizerEvent::default()),
+            Err(Rejection::MissingCredential)
+        );
     }
 }

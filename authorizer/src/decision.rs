@@ -65,8 +65,18 @@ mod tests {
         assert_eq!(r.principal_id, "user-1");
         assert_eq!(r.context.permissions, "items:read items:write items:delete");
         let base = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/";
-        for route in ["GET/items", "POST/items", "GET/items/1", "PUT/items/1", "PATCH/items/1", "DELETE/items/1"] {
-            assert!(evaluate(&r.policy_document, INVOKE_ACTION, &format!("{base}{route}")).is_allowed(), "{route}");
+        for route in [
+            "GET/items",
+            "POST/items",
+            "GET/items/1",
+            "PUT/items/1",
+            "PATCH/items/1",
+            "DELETE/items/1",
+        ] {
+            assert!(
+                evaluate(&r.policy_document, INVOKE_ACTION, &format!("{base}{route}")).is_allowed(),
+                "{route}"
+            );
         }
         let other_stage = "arn:aws:execute-api:us-east-1:123456789012:abc123/dev/GET/items";
         assert!(!evaluate(&r.policy_document, INVOKE_ACTION, other_stage).is_allowed());
@@ -95,6 +105,9 @@ mod tests {
         let statements = &r.policy_document.statement;
         assert_eq!(statements.len(), 1);
         assert_eq!(statements[0].effect, Effect::Deny);
-        assert_eq!(statements[0].resource, ["arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*/*"]);
+        assert_eq!(
+            statements[0].resource,
+            ["arn:aws:execute-api:us-east-1:123456789012:abc123/prod/*/*"]
+        );
     }
 }

@@ -89,8 +89,12 @@ impl Authorizer {
     pub async fn from_config(config: &Config) -> Result<Self, StartupError> {
         let mut builder = AuthorizerBuilder::new(config);
         if let Some(cognito) = &config.cognito {
-            let source = HttpJwksSource::new(cognito.jwks_uri.clone(), config.jwks_timeout, cognito.allow_http_jwks)
-                .map_err(StartupError::JwksClient)?;
+            let source = HttpJwksSource::new(
+                cognito.jwks_uri.clone(),
+                config.jwks_timeout,
+                cognito.allow_http_jwks,
+            )
+            .map_err(StartupError::JwksClient)?;
             builder = builder.jwks_source(Arc::new(source));
         }
         if config.check_revocation {
@@ -108,13 +112,19 @@ impl Authorizer {
         if let Some(jwt) = &self.jwt {
             match jwt.keys().refresh().await {
                 Ok(n) => info!(keys = n, "JWKS fetched at start"),
-                Err(e) => error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it"),
+                Err(e) => {
+                    error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it")
+                }
             }
         }
     }
 
     /// Decides on `event` at `now` (Unix seconds).
-    pub async fn authorize(&self, event: &AuthorizerEvent, now: f64) -> Result<AuthorizerResponse, Failure> {
+    pub async fn authorize(
+        &self,
+        event: &AuthorizerEvent,
+        now: f64,
+    ) -> Result<AuthorizerResponse, Failure> {
         let arn: MethodArn = event.method_arn.parse().map_err(Failure::BadMethodArn)?;
         match credentials::extract(event)? {
             Credential::Jwt(token) => {
@@ -159,7 +169,11 @@ impl Authorizer {
 
 /// One structured line per decision. The credential itself never appears:
 /// only a short fingerprint that lets an operator correlate lines.
-fn log_decision(event: &AuthorizerEvent, result: &Result<AuthorizerResponse, Failure>, elapsed: Duration) {
+fn log_decision(
+    event: &AuthorizerEvent,
+    result: &Result<AuthorizerResponse, Failure>,
+    elapsed: Duration,
+) {
     let fp = credentials::extract(event)
         .map(|c| match c {
             Credential::Jwt(t) | Credential::ApiKey(t) => fingerprint(t),

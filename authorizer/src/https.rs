@@ -74,7 +74,10 @@ impl JwksSource for HttpJwksSource {
             if !response.status().is_success() {
                 return Err(FetchError::Status(response.status()));
             }
-            if response.content_length().is_some_and(|n| n > MAX_JWKS_BYTES as u64) {
+            if response
+                .content_length()
+                .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+            {
                 return Err(FetchError::TooLarge);
             }
             // Read chunk by chunk so a body without (or lying about) its

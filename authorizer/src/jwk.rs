@@ -91,7 +91,8 @@ pub enum JwkMismatch {
 impl VerifyingKey {
     /// Builds a key from one JWKS entry.
     pub fn from_json(value: serde_json::Value) -> Result<Self, UnusableJwk> {
-        let jwk: Jwk = serde_json::from_value(value).map_err(|e| UnusableJwk::Malformed(e.to_string()))?;
+        let jwk: Jwk =
+            serde_json::from_value(value).map_err(|e| UnusableJwk::Malformed(e.to_string()))?;
         let kid = jwk.common.key_id.clone().ok_or(UnusableJwk::MissingKid)?;
         match &jwk.common.public_key_use {
             None | Some(PublicKeyUse::Signature) => {}
@@ -115,8 +116,14 @@ impl VerifyingKey {
             Some(KeyAlgorithm::ES384) => Some(SigAlg::ES384),
             Some(_) => return Err(UnusableJwk::UnsupportedAlg(kid)),
         };
-        let key = DecodingKey::from_jwk(&jwk).map_err(|_| UnusableJwk::BadKeyMaterial(kid.clone()))?;
-        Ok(VerifyingKey { kid, kind, alg, key })
+        let key =
+            DecodingKey::from_jwk(&jwk).map_err(|_| UnusableJwk::BadKeyMaterial(kid.clone()))?;
+        Ok(VerifyingKey {
+            kid,
+            kind,
+            alg,
+            key,
+        })
     }
 
     /// Whether this key may verify a token whose header says `alg`: the JWK's
@@ -150,8 +157,13 @@ impl VerifyingKey {
     /// Call [`Self::check_agreement`] first.
     pub fn verify(&self, alg: SigAlg, signing_input: &str, signature: &str) -> bool {
         // A signature that is not base64url is simply a bad signature.
-        jsonwebtoken::crypto::verify(signature, signing_input.as_bytes(), &self.key, alg.to_jsonwebtoken())
-            .unwrap_or(false)
+        jsonwebtoken::crypto::verify(
+            signature,
+            signing_input.as_bytes(),
+            &self.key,
+            alg.to_jsonwebtoken(),
+        )
+        .unwrap_or(false)
     }
 }
 
@@ -175,7 +187,10 @@ mod tests {
     #[test]
     fn an_rsa_signing_key_is_usable() {
         let key = VerifyingKey::from_json(rsa(json!({"alg": "RS256", "use": "sig"}))).unwrap();
-        assert_eq!((key.kid.as_str(), key.kind, key.alg), ("k1", KeyKind::Rsa, Some(SigAlg::RS256)));
+        assert_eq!(
+            (key.kid.as_str(), key.kind, key.alg),
+            ("k1", KeyKind::Rsa, Some(SigAlg::RS256))
+        );
     }
 
     #[test]
@@ -190,9 +205,13 @@ mod tests {
         );
         let mut no_kid = rsa(json!({}));
         no_kid.as_object_mut().unwrap().remove("kid");
-        assert_eq!(VerifyingKey::from_json(no_kid).unwrap_err(), UnusableJwk::MissingKid);
         assert_eq!(
-            VerifyingKey::from_json(json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"})).unwrap_err(),
+            VerifyingKey::from_json(no_kid).unwrap_err(),
+            UnusableJwk::MissingKid
+        );
+        assert_eq!(
+            VerifyingKey::from_json(json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"}))
+                .unwrap_err(),
             UnusableJwk::UnsupportedKey("h".into())
         );
         // jsonwebtoken reads an RSA key without n and e as an unknown key type.
@@ -200,7 +219,10 @@ mod tests {
             VerifyingKey::from_json(json!({"kty": "RSA", "kid": "k"})).unwrap_err(),
             UnusableJwk::UnsupportedKey("k".into())
         );
-        assert!(matches!(VerifyingKey::from_json(json!("k")), Err(UnusableJwk::Malformed(_))));
+        assert!(matches!(
+            VerifyingKey::from_json(json!("k")),
+            Err(UnusableJwk::Malformed(_))
+        ));
     }
 
     #[test]
@@ -209,13 +231,19 @@ mod tests {
         assert_eq!(key.check_agreement(SigAlg::RS256), Ok(()));
         assert_eq!(
             key.check_agreement(SigAlg::RS512),
-            Err(JwkMismatch::Algorithm { key: "RS256", token: "RS512" })
+            Err(JwkMismatch::Algorithm {
+                key: "RS256",
+                token: "RS512"
+            })
         );
         let any_rsa = VerifyingKey::from_json(rsa(json!({}))).unwrap();
         assert_eq!(any_rsa.check_agreement(SigAlg::RS384), Ok(()));
         assert_eq!(
             any_rsa.check_agreement(SigAlg::ES256),
-            Err(JwkMismatch::KeyType { kind: KeyKind::Rsa, token: "ES256" })
+            Err(JwkMismatch::KeyType {
+                kind: KeyKind::Rsa,
+                token: "ES256"
+            })
         );
     }
 }

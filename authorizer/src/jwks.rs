@@ -101,7 +101,10 @@ impl JwksCache {
     fn snapshot(&self) -> Arc<KeyMap> {
         // The lock only guards an Arc swap; a panic elsewhere cannot leave the
         // map half-written, so a poisoned lock is still safe to read.
-        self.keys.read().unwrap_or_else(PoisonError::into_inner).clone()
+        self.keys
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     async fn fetch_and_install(&self) -> Result<usize, FetchError> {

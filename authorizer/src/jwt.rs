@@ -100,7 +100,9 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, Rejection> {
     let (Some(header), Some(payload), Some(signature), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(Rejection::MalformedToken("expected three dot-separated parts"));
+        return Err(Rejection::MalformedToken(
+            "expected three dot-separated parts",
+        ));
     };
     if header.is_empty() || payload.is_empty() || signature.is_empty() {
         return Err(Rejection::MalformedToken("a part is empty"));
@@ -173,28 +175,59 @@ mod tests {
     fn none_and_hmac_algorithms_are_refused() {
         for alg in ["none", "HS256", "HS512", "PS256", "EdDSA", "rs256"] {
             let t = token(&format!(r#"{{"alg":"{alg}","kid":"k1"}}"#));
-            assert_eq!(parse(&t), Err(Rejection::UnsupportedAlgorithm { alg: alg.into() }));
+            assert_eq!(
+                parse(&t),
+                Err(Rejection::UnsupportedAlgorithm { alg: alg.into() })
+            );
         }
     }
 
     #[test]
     fn each_shape_defect_has_its_reason() {
-        assert_eq!(parse("a.b"), Err(Rejection::MalformedToken("expected three dot-separated parts")));
-        assert_eq!(parse("a.b.c.d"), Err(Rejection::MalformedToken("expected three dot-separated parts")));
-        assert_eq!(parse("a..c"), Err(Rejection::MalformedToken("a part is empty")));
-        assert_eq!(parse("a.b."), Err(Rejection::MalformedToken("a part is empty")));
-        assert_eq!(parse("@@@.b.c"), Err(Rejection::MalformedToken("header is not base64url")));
+        assert_eq!(
+            parse("a.b"),
+            Err(Rejection::MalformedToken(
+                "expected three dot-separated parts"
+            ))
+        );
+        assert_eq!(
+            parse("a.b.c.d"),
+            Err(Rejection::MalformedToken(
+                "expected three dot-separated parts"
+            ))
+        );
+        assert_eq!(
+            parse("a..c"),
+            Err(Rejection::MalformedToken("a part is empty"))
+        );
+        assert_eq!(
+            parse("a.b."),
+            Err(Rejection::MalformedToken("a part is empty"))
+        );
+        assert_eq!(
+            parse("@@@.b.c"),
+            Err(Rejection::MalformedToken("header is not base64url"))
+        );
         assert_eq!(
             parse(&format!("{}.b.c", b64("[1]"))),
             Err(Rejection::MalformedToken("header is not a JSON object"))
         );
-        assert_eq!(parse(&token(r#"{"kid":"k"}"#)), Err(Rejection::MalformedToken("header has no alg")));
+        assert_eq!(
+            parse(&token(r#"{"kid":"k"}"#)),
+            Err(Rejection::MalformedToken("header has no alg"))
+        );
         assert_eq!(
             parse(&token(r#"{"alg":256,"kid":"k"}"#)),
             Err(Rejection::MalformedToken("header alg is not a string"))
         );
-        assert_eq!(parse(&token(r#"{"alg":"RS256"}"#)), Err(Rejection::MissingKid));
-        assert_eq!(parse(&token(r#"{"alg":"RS256","kid":""}"#)), Err(Rejection::MissingKid));
+        assert_eq!(
+            parse(&token(r#"{"alg":"RS256"}"#)),
+            Err(Rejection::MissingKid)
+        );
+        assert_eq!(
+            parse(&token(r#"{"alg":"RS256","kid":""}"#)),
+            Err(Rejection::MissingKid)
+        );
         assert_eq!(
             parse(&token(r#"{"alg":"RS256","kid":7}"#)),
             Err(Rejection::MalformedToken("header kid is not a string"))
@@ -208,7 +241,10 @@ mod tests {
     #[test]
     fn a_header_with_a_duplicate_alg_is_refused() {
         let t = token(r#"{"alg":"RS256","alg":"none","kid":"k"}"#);
-        assert_eq!(parse(&t), Err(Rejection::MalformedToken("header is not a JSON object")));
+        assert_eq!(
+            parse(&t),
+            Err(Rejection::MalformedToken("header is not a JSON object"))
+        );
     }
 
     #[test]
@@ -216,7 +252,10 @@ mod tests {
         let t = "a".repeat(MAX_TOKEN_BYTES + 1);
         assert_eq!(
             parse(&t),
-            Err(Rejection::TokenTooLarge { len: MAX_TOKEN_BYTES + 1, max: MAX_TOKEN_BYTES })
+            Err(Rejection::TokenTooLarge {
+                len: MAX_TOKEN_BYTES + 1,
+                max: MAX_TOKEN_BYTES
+            })
         );
     }
 }

@@ -13,6 +13,8 @@ pub mod decision;
 pub mod event;
 pub mod fingerprint;
 pub mod handler;
+#[cfg(test)]
+mod handler_tests;
 pub mod https;
 pub mod jwk;
 pub mod jwks;
@@ -20,6 +22,8 @@ pub mod jwt;
 pub mod reject;
 pub mod revocation;
 pub mod telemetry;
+#[cfg(any(test, feature = "testkit"))]
+pub mod testkit;
 pub mod verifier;
 
 pub use config::{Config, ConfigError};

@@ -36,10 +36,17 @@ impl CognitoRevocation {
 impl RevocationCheck for CognitoRevocation {
     fn check<'a>(&'a self, access_token: &'a str) -> BoxFuture<'a, Result<(), Rejection>> {
         Box::pin(async move {
-            match self.client.get_user().access_token(access_token).send().await {
+            match self
+                .client
+                .get_user()
+                .access_token(access_token)
+                .send()
+                .await
+            {
                 Ok(_) => Ok(()),
                 Err(SdkError::ServiceError(e))
-                    if e.err().is_not_authorized_exception() || e.err().is_user_not_found_exception() =>
+                    if e.err().is_not_authorized_exception()
+                        || e.err().is_user_not_found_exception() =>
                 {
                     Err(Rejection::Revoked)
                 }

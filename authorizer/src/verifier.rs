@@ -43,12 +43,15 @@ impl JwtVerifier {
             .keys
             .get(&jwt.kid)
             .await
-            .ok_or_else(|| Rejection::UnknownKid { kid: jwt.kid.clone() })?;
+            .ok_or_else(|| Rejection::UnknownKid {
+                kid: jwt.kid.clone(),
+            })?;
         // 3. header/key agreement, before the key is used at all.
-        key.check_agreement(jwt.alg).map_err(|mismatch| Rejection::KeyMismatch {
-            kid: jwt.kid.clone(),
-            mismatch,
-        })?;
+        key.check_agreement(jwt.alg)
+            .map_err(|mismatch| Rejection::KeyMismatch {
+                kid: jwt.kid.clone(),
+                mismatch,
+            })?;
         // 4. signature.
         if !key.verify(jwt.alg, jwt.signing_input, jwt.signature) {
             return Err(Rejection::InvalidSignature);

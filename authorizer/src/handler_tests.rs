@@ -1,0 +1,574 @@
+//! The authorizer end to end in process: events in, responses or the exact
+//! rejection out, with tokens signed by keys generated in the test.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use policies::{Effect, INVOKE_ACTION, evaluate};
+use serde_json::{Value, json};
+
+use crate::https::BoxFuture;
+use crate::jwk::{JwkMismatch, KeyKind};
+use crate::jwt::SigAlg;
+use crate::revocation::RevocationCheck;
+use crate::testkit::{SigningKey, StaticJwks, access_claims, jwks};
+use crate::{
+    Authorizer, AuthorizerBuilder, AuthorizerEvent, Config, Failure, HandlerError, Rejection,
+};
+
+const POOL: &str = "us-east-1_TestPool1";
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1";
+const CLIENT: &str = "client1";
+const NOW: u64 = 1_800_000_000;
+const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
+const BASE: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/";
+
+fn rsa_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::rsa("rsa-1", SigAlg::RS256).unwrap())
+}
+
+fn other_rsa_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::rsa("rsa-1", SigAlg::RS256).unwrap())
+}
+
+fn ec_key() -> &'static SigningKey {
+    static KEY: OnceLock<SigningKey> = OnceLock::new();
+    KEY.get_or_init(|| SigningKey::ec("ec-1", SigAlg::ES256).unwrap())
+}
+
+fn config(extra: &[(&str, &str)]) -> Config {
+    let mut vars: HashMap<&str, &str> = HashMap::from([
+        ("COGNITO_USER_POOL_ID", POOL),
+        ("COGNITO_CLIENT_IDS", CLIENT),
+    ]);
+    vars.extend(extra.iter().copied());
+    Config::from_lookup(|k| vars.get(k).map(|v| (*v).to_owned())).unwrap()
+}
+
+fn authorizer_with(config: &Config, source: StaticJwks) -> Authorizer {
+    AuthorizerBuilder::new(config)
+        .jwks_source(Arc::new(source))
+        .build()
+}
+
+fn authorizer() -> Authorizer {
+    authorizer_with(&config(&[]), StaticJwks::new(&jwks(&[rsa_key(), ec_key()])))
+}
+
+fn claims() -> Value {
+    access_claims(
+        ISSUER,
+        CLIENT,
+        "user-1",
+        "aws.cognito.signin.user.admin",
+        &[],
+        NOW,
+    )
+}
+
+fn token(claims: &Value) -> String {
+    rsa_key().sign(claims).unwrap()
+}
+
+fn run<F: std::future::Future>(f: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(f)
+}
+
+fn decide(authorizer: &Authorizer, token: &str) -> Result<crate::AuthorizerResponse, Failure> {
+    run(authorizer.authorize(
+        &AuthorizerEvent::token(format!("Bearer {token}"), ARN),
+        NOW as f64,
+    ))
+}
+
+fn rejection(authorizer: &Authorizer, token: &str) -> Rejection {
+    match decide(authorizer, token) {
+        Err(Failure::Unauthorized(why)) => why,
+        other => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+fn fixture(text: &str, token: &str) -> AuthorizerEvent {
+    serde_json::from_str(&text.replace("{{TOKEN}}", token)).unwrap()
+}
+
+#[test]
+fn the_token_event_fixture_with_a_first_party_token_allows_every_route() {
+    let event = fixture(
+        include_str!("../fixtures/token-event.json"),
+        &token(&claims()),
+    );
+    let response = run(authorizer().authorize(&event, NOW as f64)).unwrap();
+    let json = serde_json::to_value(&response).unwrap();
+    assert_eq!(json["principalId"], "user-1");
+    assert_eq!(
+        json["policyDocument"],
+        json!({"Version": "2012-10-17", "Statement": [{
+            "Action": "execute-api:Invoke", "Effect": "Allow",
+            "Resource": [
+                format!("{BASE}GET/items"), format!("{BASE}GET/items/*"), format!("{BASE}POST/items"),
+                format!("{BASE}PUT/items/*"), format!("{BASE}PATCH/items/*"), format!("{BASE}DELETE/items/*"),
+            ]
+        }]})
+    );
+    assert_eq!(
+        json["context"],
+        json!({"owner": "user-1", "authType": "jwt", "permissions": "items:read items:write items:delete",
+               "sub": "user-1", "username": "user-1", "clientId": CLIENT,
+               "scopes": "aws.cognito.signin.user.admin"})
+    );
+    assert!(!json.to_string().contains("null"));
+}
+
+#[test]
+fn the_request_event_fixture_reads_the_lowercase_authorization_header() {
+    let event = fixture(
+        include_str!("../fixtures/request-event.json"),
+        &token(&claims()),
+    );
+    let response = run(authorizer().authorize(&event, NOW as f64)).unwrap();
+    let delete = format!("{BASE}DELETE/items/01JD4X0Z7Q8W3N6M5K2P1R9T0V");
+    assert!(evaluate(&response.policy_document, INVOKE_ACTION, &delete).is_allowed());
+}
+
+#[test]
+fn the_fixtures_are_events_aws_lambda_events_also_reads() {
+    use aws_lambda_events::apigw::{
+        ApiGatewayCustomAuthorizerRequest, ApiGatewayCustomAuthorizerRequestTypeRequest,
+    };
+    let token: ApiGatewayCustomAuthorizerRequest =
+        serde_json::from_str(include_str!("../fixtures/token-event.json")).unwrap();
+    assert_eq!(token.method_arn.as_deref(), Some(ARN));
+    let request: ApiGatewayCustomAuthorizerRequestTypeRequest =
+        serde_json::from_str(include_str!("../fixtures/request-event.json")).unwrap();
+    assert_eq!(request.http_method, Some(http::Method::DELETE));
+}
+
+#[test]
+fn a_readonly_user_gets_a_policy_for_reads_only_whatever_the_route() {
+    let claims = access_claims(
+        ISSUER,
+        CLIENT,
+        "user-2",
+        "aws.cognito.signin.user.admin",
+        &["readonly"],
+        NOW,
+    );
+    let response = decide(&authorizer(), &token(&claims)).unwrap();
+    assert_eq!(response.context.permissions, "items:read");
+    let doc = &response.policy_document;
+    assert!(evaluate(doc, INVOKE_ACTION, &format!("{BASE}GET/items/7")).is_allowed());
+    assert!(!evaluate(doc, INVOKE_ACTION, &format!("{BASE}POST/items")).is_allowed());
+    assert!(!evaluate(doc, INVOKE_ACTION, &format!("{BASE}DELETE/items/7")).is_allowed());
+}
+
+#[test]
+fn a_token_without_any_permission_gets_a_deny_all_not_an_error() {
+    let claims = access_claims(ISSUER, CLIENT, "user-3", "openid profile", &[], NOW);
+    let response = decide(&authorizer(), &token(&claims)).unwrap();
+    assert_eq!(response.policy_document.statement.len(), 1);
+    assert_eq!(response.policy_document.statement[0].effect, Effect::Deny);
+    assert_eq!(
+        response.policy_document.statement[0].resource,
+        [format!("{BASE}*/*")]
+    );
+}
+
+#[test]
+fn ec_and_other_rsa_algorithms_verify() {
+    let es256 = ec_key().sign(&claims()).unwrap();
+    assert!(decide(&authorizer(), &es256).is_ok());
+    for alg in [SigAlg::RS384, SigAlg::RS512] {
+        let key = SigningKey::rsa("rsa-x", alg).unwrap();
+        let es384 = SigningKey::ec("ec-384", SigAlg::ES384).unwrap();
+        let a = authorizer_with(&config(&[]), StaticJwks::new(&jwks(&[&key, &es384])));
+        assert!(decide(&a, &key.sign(&claims()).unwrap()).is_ok(), "{alg:?}");
+        assert!(decide(&a, &es384.sign(&claims()).unwrap()).is_ok());
+    }
+}
+
+#[test]
+fn an_unknown_kid_is_refused_after_one_refresh() {
+    let source = StaticJwks::new(&jwks(&[rsa_key()]));
+    let a = authorizer_with(&config(&[]), source.clone());
+    let stranger = SigningKey::ec("stranger", SigAlg::ES256).unwrap();
+    assert_eq!(
+        rejection(&a, &stranger.sign(&claims()).unwrap()),
+        Rejection::UnknownKid {
+            kid: "stranger".into()
+        }
+    );
+    assert_eq!(source.fetches(), 1);
+}
+
+#[test]
+fn a_header_alg_that_disagrees_with_the_key_is_refused_before_the_signature() {
+    // The RSA key is published as RS256; a token claiming RS512 with its kid
+    // must not get to choose the hash.
+    let header = json!({"alg": "RS512", "kid": "rsa-1"});
+    let forged = rsa_key().sign_with_header(&header, &claims()).unwrap();
+    assert_eq!(
+        rejection(&authorizer(), &forged),
+        Rejection::KeyMismatch {
+            kid: "rsa-1".into(),
+            mismatch: JwkMismatch::Algorithm {
+                key: "RS256",
+                token: "RS512"
+            }
+        }
+    );
+    // An ES256 token naming an RSA key.
+    let header = json!({"alg": "ES256", "kid": "rsa-1"});
+    let forged = ec_key().sign_with_header(&header, &claims()).unwrap();
+    let source = StaticJwks::new(
+        &json!({"keys": [{"kty": "RSA", "kid": "rsa-1", "use": "sig",
+        "n": rsa_key().jwk()["n"], "e": rsa_key().jwk()["e"]}]}),
+    );
+    assert_eq!(
+        rejection(&authorizer_with(&config(&[]), source), &forged),
+        Rejection::KeyMismatch {
+            kid: "rsa-1".into(),
+            mismatch: JwkMismatch::KeyType {
+                kind: KeyKind::Rsa,
+                token: "ES256"
+            }
+        }
+    );
+}
+
+#[test]
+fn the_classic_alg_confusion_attacks_are_refused() {
+    let body = claims();
+    for alg in ["none", "HS256"] {
+        let header = json!({"alg": alg, "kid": "rsa-1"});
+        let forged = rsa_key().sign_with_header(&header, &body).unwrap();
+        assert_eq!(
+            rejection(&authorizer(), &forged),
+            Rejection::UnsupportedAlgorithm { alg: alg.into() }
+        );
+    }
+    let unsigned = format!("{}.", token(&body).rsplit_once('.').unwrap().0);
+    assert_eq!(
+        rejection(&authorizer(), &unsigned),
+        Rejection::MalformedToken("a part is empty")
+    );
+}
+
+#[test]
+fn a_bad_signature_is_refused() {
+    // Same kid, another private key.
+    assert_eq!(
+        rejection(&authorizer(), &other_rsa_key().sign(&claims()).unwrap()),
+        Rejection::InvalidSignature
+    );
+    // A payload swapped under a valid signature.
+    let good = token(&claims());
+    let evil = token(&access_claims(
+        ISSUER,
+        CLIENT,
+        "admin",
+        "aws.cognito.signin.user.admin",
+        &[],
+        NOW,
+    ));
+    let (head, rest) = good.split_once('.').unwrap();
+    let sig = rest.split_once('.').unwrap().1;
+    let evil_payload = evil.split('.').nth(1).unwrap();
+    assert_eq!(
+        rejection(&authorizer(), &format!("{head}.{evil_payload}.{sig}")),
+        Rejection::InvalidSignature
+    );
+    // A signature that is not even base64url.
+    assert_eq!(
+        rejection(&authorizer(), &format!("{head}.{evil_payload}.!!!")),
+        Rejection::InvalidSignature
+    );
+}
+
+#[test]
+fn each_claim_failure_is_reported_with_its_reason() {
+    let a = authorizer();
+    let with = |k: &str, v: Value| {
+        let mut c = claims();
+        c[k] = v;
+        token(&c)
+    };
+    let now = NOW as f64;
+    assert_eq!(
+        rejection(&a, &with("exp", json!(NOW - 1))),
+        Rejection::Expired {
+            exp: now - 1.0,
+            now
+        }
+    );
+    assert_eq!(
+        rejection(&a, &with("nbf", json!(NOW + 60))),
+        Rejection::NotYetValid {
+            nbf: now + 60.0,
+            now
+        }
+    );
+    assert_eq!(
+        rejection(&a, &with("iat", json!(NOW + 60))),
+        Rejection::IssuedInFuture {
+            iat: now + 60.0,
+            now
+        }
+    );
+    assert_eq!(
+        rejection(&a, &with("iss", json!("https://x"))),
+        Rejection::WrongIssuer {
+            iss: "https://x".into()
+        }
+    );
+    assert_eq!(
+        rejection(&a, &with("token_use", json!("id"))),
+        Rejection::WrongTokenUse {
+            got: "id".into(),
+            expected: "access"
+        }
+    );
+    assert_eq!(
+        rejection(&a, &with("client_id", json!("c2"))),
+        Rejection::WrongClient {
+            client: "c2".into()
+        }
+    );
+    assert_eq!(
+        rejection(&a, &with("sub", json!(""))),
+        Rejection::MissingClaim("sub")
+    );
+    assert_eq!(
+        rejection(&a, &with("exp", json!("soon"))),
+        Rejection::ClaimType {
+            claim: "exp",
+            expected: "a number"
+        }
+    );
+}
+
+#[test]
+fn leeway_from_the_configuration_is_applied() {
+    let a = authorizer_with(
+        &config(&[("JWT_LEEWAY_SECONDS", "120")]),
+        StaticJwks::new(&jwks(&[rsa_key()])),
+    );
+    let mut c = claims();
+    c["exp"] = json!(NOW - 60);
+    assert!(decide(&a, &token(&c)).is_ok());
+}
+
+#[test]
+fn credentials_for_a_disabled_path_are_refused() {
+    let keys_only =
+        Config::from_lookup(|k| (k == "API_KEYS_SECRET_ID").then(|| "s".to_owned())).unwrap();
+    let a = AuthorizerBuilder::new(&keys_only).build();
+    assert_eq!(rejection(&a, &token(&claims())), Rejection::JwtDisabled);
+    let event = AuthorizerEvent::token("ApiKey pk_abc", ARN);
+    assert!(matches!(
+        run(authorizer().authorize(&event, NOW as f64)),
+        Err(Failure::Unauthorized(Rejection::ApiKeysDisabled))
+    ));
+}
+
+#[test]
+fn every_authentication_failure_leaves_the_function_with_exactly_unauthorized() {
+    let a = authorizer();
+    for value in [
+        "",
+        "Basic abc",
+        "Bearer x.y.z",
+        &format!("Bearer {}", token(&json!({"sub": "x"}))),
+    ] {
+        let err = run(a.handle(AuthorizerEvent::token(value, ARN))).unwrap_err();
+        assert_eq!(err, HandlerError::Unauthorized);
+        let diagnostic = lambda_runtime::Diagnostic::from(err);
+        assert_eq!(diagnostic.error_message, "Unauthorized");
+    }
+}
+
+#[test]
+fn a_method_arn_api_gateway_would_never_send_is_an_internal_error() {
+    let err = run(authorizer().handle(AuthorizerEvent::token(
+        format!("Bearer {}", token(&claims())),
+        "arn:aws:s3:::bucket",
+    )))
+    .unwrap_err();
+    assert_eq!(err, HandlerError::Internal);
+    assert_ne!(
+        lambda_runtime::Diagnostic::from(err).error_message,
+        "Unauthorized"
+    );
+}
+
+#[test]
+fn a_new_kid_is_picked_up_after_rotation() {
+    let source = StaticJwks::new(&jwks(&[rsa_key()]));
+    let a = AuthorizerBuilder::new(&config(&[]))
+        .jwks_source(Arc::new(source.clone()))
+        .jwks_cooldown(Duration::ZERO)
+        .build();
+    run(a.warm_up());
+    assert!(decide(&a, &token(&claims())).is_ok());
+    let rotated = SigningKey::rsa("rsa-2", SigAlg::RS256).unwrap();
+    source.set(&jwks(&[&rotated]));
+    assert!(decide(&a, &rotated.sign(&claims()).unwrap()).is_ok());
+    // The retired key no longer verifies once the new set is installed.
+    assert_eq!(
+        rejection(&a, &token(&claims())),
+        Rejection::UnknownKid {
+            kid: "rsa-1".into()
+        }
+    );
+    assert_eq!(source.fetches(), 3);
+}
+
+#[test]
+fn fifty_random_kids_cause_one_fetch_within_the_cooldown() {
+    let source = StaticJwks::new(&jwks(&[rsa_key()]));
+    let a = authorizer_with(&config(&[]), source.clone());
+    for i in 0..50 {
+        let header = json!({"alg": "RS256", "kid": format!("random-{i}")});
+        let forged = rsa_key().sign_with_header(&header, &claims()).unwrap();
+        assert_eq!(
+            rejection(&a, &forged),
+            Rejection::UnknownKid {
+                kid: format!("random-{i}")
+            }
+        );
+    }
+    assert_eq!(source.fetches(), 1);
+    // Known keys keep working throughout.
+    assert!(decide(&a, &token(&claims())).is_ok());
+}
+
+struct FakeRevocation {
+    answer: Result<(), Rejection>,
+    calls: AtomicUsize,
+}
+
+impl RevocationCheck for FakeRevocation {
+    fn check<'a>(&'a self, _token: &'a str) -> BoxFuture<'a, Result<(), Rejection>> {
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        let answer = self.answer.clone();
+        Box::pin(async move { answer })
+    }
+}
+
+fn with_revocation(answer: Result<(), Rejection>) -> (Authorizer, Arc<FakeRevocation>) {
+    let check = Arc::new(FakeRevocation {
+        answer,
+        calls: AtomicUsize::new(0),
+    });
+    let a = AuthorizerBuilder::new(&config(&[("CHECK_REVOCATION", "true")]))
+        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()]))))
+        .revocation(check.clone())
+        .build();
+    (a, check)
+}
+
+#[test]
+fn a_revoked_token_is_refused_and_an_unreachable_cognito_fails_closed() {
+    let (a, _) = with_revocation(Err(Rejection::Revoked));
+    assert_eq!(rejection(&a, &token(&claims())), Rejection::Revoked);
+    let (a, _) = with_revocation(Err(Rejection::RevocationUnavailable));
+    assert_eq!(
+        rejection(&a, &token(&claims())),
+        Rejection::RevocationUnavailable
+    );
+    let (a, calls) = with_revocation(Ok(()));
+    assert!(decide(&a, &token(&claims())).is_ok());
+    assert_eq!(calls.calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn revocation_is_only_asked_for_first_party_access_tokens() {
+    let (a, calls) = with_revocation(Err(Rejection::Revoked));
+    let m2m = access_claims(ISSUER, CLIENT, "svc", "items/read", &[], NOW);
+    assert!(decide(&a, &token(&m2m)).is_ok());
+    assert_eq!(calls.calls.load(Ordering::SeqCst), 0);
+}
+
+#[test]
+fn revocation_is_not_asked_when_the_signature_already_failed() {
+    let (a, calls) = with_revocation(Ok(()));
+    assert_eq!(
+        rejection(&a, &other_rsa_key().sign(&claims()).unwrap()),
+        Rejection::InvalidSignature
+    );
+    assert_eq!(calls.calls.load(Ordering::SeqCst), 0);
+}
+
+/// A log sink for one test.
+#[derive(Clone, Default)]
+struct Sink(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Sink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[test]
+fn each_decision_logs_one_json_line_without_the_token() {
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .with_max_level(tracing::Level::INFO)
+        .finish();
+    // handle() reads the real clock.
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let current = access_claims(
+        ISSUER,
+        CLIENT,
+        "user-1",
+        "aws.cognito.signin.user.admin",
+        &[],
+        now,
+    );
+    let good = token(&current);
+    let bad = other_rsa_key().sign(&current).unwrap();
+    tracing::subscriber::with_default(subscriber, || {
+        let a = authorizer();
+        run(a.warm_up());
+        let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {good}"), ARN)));
+        let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {bad}"), ARN)));
+    });
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let decisions: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|l| l["target"] == "decision")
+        .collect();
+    assert_eq!(decisions.len(), 2, "{text}");
+    assert_eq!(decisions[0]["fields"]["outcome"], "allow");
+    assert_eq!(decisions[0]["fields"]["principal"], "user-1");
+    assert_eq!(decisions[1]["fields"]["outcome"], "unauthorized");
+    assert_eq!(decisions[1]["fields"]["reason"], "invalid_signature");
+    for d in &decisions {
+        assert_eq!(d["fields"]["fp"].as_str().unwrap().len(), 12);
+        assert!(d["fields"]["latency_us"].is_u64());
+    }
+    for secret in [&good, &bad] {
+        for part in secret.split('.') {
+            assert!(!text.contains(part), "a token part reached the log");
+        }
+    }
+}
