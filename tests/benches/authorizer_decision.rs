@@ -1,0 +1,130 @@
+//! One whole authorizer decision (event JSON in, response JSON out, warm
+//! JWKS, the decision log line written to a sink) beside the bare RS256
+//! signature check of the same token, in the same run.
+//!
+//! Targets (issue 2): whole decision ≤ 1.5 × bare signature; a bad signature
+//! costs no more than a good token; a malformed token is refused in < 5 µs.
+//!
+//! Run: `cargo bench -p e2e --bench authorizer_decision`
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use authorizer::jwt::SigAlg;
+use authorizer::testkit::{SigningKey, StaticJwks, access_claims, jwks};
+use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerEvent, Config};
+use criterion::{Criterion, criterion_group, criterion_main};
+
+const POOL: &str = "us-east-1_BenchPool1";
+const ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_BenchPool1";
+const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
+
+fn decide(rt: &tokio::runtime::Runtime, a: &Authorizer, event_json: &[u8]) -> Option<Vec<u8>> {
+    let event: AuthorizerEvent = serde_json::from_slice(event_json).unwrap();
+    let response = rt.block_on(a.handle(event)).ok()?;
+    Some(serde_json::to_vec(&response).unwrap())
+}
+
+fn event(token: &str) -> Vec<u8> {
+    serde_json::json!({"type": "TOKEN", "authorizationToken": format!("Bearer {token}"), "methodArn": ARN})
+        .to_string()
+        .into_bytes()
+}
+
+fn bench(c: &mut Criterion) {
+    // The decision log line is part of the cost: format it, then discard it.
+    tracing_sink();
+
+    let key = SigningKey::rsa("bench-key", SigAlg::RS256).unwrap();
+    let vars = [
+        ("COGNITO_USER_POOL_ID", POOL),
+        ("COGNITO_CLIENT_IDS", "client1"),
+    ];
+    let config = Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    let a = AuthorizerBuilder::new(&config)
+        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[&key]))))
+        .build();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(a.warm_up());
+
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    // A Cognito-sized access token: first-party scope and two groups.
+    let claims = access_claims(
+        ISSUER,
+        "client1",
+        "4f1c2b7e-9a0d-4c1e-8b3a-2d5e6f7a8b9c",
+        "aws.cognito.signin.user.admin",
+        &["staff", "beta"],
+        now,
+    );
+    let token = key.sign(&claims).unwrap();
+    let good = event(&token);
+    assert!(
+        decide(&rt, &a, &good).is_some(),
+        "the good token must be allowed"
+    );
+
+    let (signing_input, signature) = token.rsplit_once('.').unwrap();
+    let mut bad_sig = signature.as_bytes().to_vec();
+    bad_sig[10] = if bad_sig[10] == b'A' { b'B' } else { b'A' };
+    let bad_token = format!("{signing_input}.{}", String::from_utf8(bad_sig).unwrap());
+    let bad = event(&bad_token);
+    assert!(
+        decide(&rt, &a, &bad).is_none(),
+        "the bad signature must be refused"
+    );
+
+    let malformed = event("eyJhbGciOiJSUzI1NiJ9.not-a-token");
+    assert!(decide(&rt, &a, &malformed).is_none());
+
+    let jwk: jsonwebtoken::jwk::Jwk = serde_json::from_value(key.jwk()).unwrap();
+    let decoding = jsonwebtoken::DecodingKey::from_jwk(&jwk).unwrap();
+
+    let mut group = c.benchmark_group("authorizer");
+    group.bench_function("bare RS256 signature check", |b| {
+        b.iter(|| {
+            jsonwebtoken::crypto::verify(
+                black_box(signature),
+                black_box(signing_input.as_bytes()),
+                &decoding,
+                jsonwebtoken::Algorithm::RS256,
+            )
+            .unwrap()
+        })
+    });
+    group.bench_function("whole decision, valid token", |b| {
+        b.iter(|| decide(&rt, &a, black_box(&good)))
+    });
+    group.bench_function("whole decision, bad signature", |b| {
+        b.iter(|| decide(&rt, &a, black_box(&bad)))
+    });
+    group.bench_function("whole decision, malformed token", |b| {
+        b.iter(|| decide(&rt, &a, black_box(&malformed)))
+    });
+    group.finish();
+}
+
+fn tracing_sink() {
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(std::io::sink)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).unwrap();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
