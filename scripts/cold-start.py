@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Measures a Lambda binary's cold start on this machine, without AWS.
+
+Serves a fake Lambda Runtime API (and a JWKS) on loopback, starts the binary
+with AWS_LAMBDA_RUNTIME_API pointing at it, and reports:
+  init    exec -> first GET /runtime/invocation/next (config, clients, the
+          cold-start JWKS fetch)
+  first   the first invocation, event handed over -> error/response posted
+Usage: scripts/cold-start.py BINARY [RUNS]
+"""
+import http.server, json, os, socketserver, statistics, subprocess, sys, threading, time
+
+binary = sys.argv[1]
+runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+EVENT = json.dumps({"type": "TOKEN", "authorizationToken": "Bearer a.b.c",
+                    "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/items"}).encode()
+JWKS = json.dumps({"keys": [{"kty": "RSA", "kid": "k", "alg": "RS256", "use": "sig", "e": "AQAB",
+    "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw"}]}).encode()
+
+class State:
+    next_at = None; posted_at = None; handed_at = None; served = False
+    done = threading.Event()
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def reply(self, body, headers=()):
+        self.send_response(200)
+        for k, v in headers: self.send_header(k, v)
+        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+    def do_GET(self):
+        if self.path.endswith("jwks.json"):
+            return self.reply(JWKS, [("Content-Type", "application/json")])
+        if self.path.endswith("/runtime/invocation/next"):
+            if State.served:  # park the runtime until the process is killed
+                State.done.wait(5); return
+            State.next_at = time.perf_counter(); State.served = True
+            State.handed_at = time.perf_counter()
+            return self.reply(EVENT, [("Lambda-Runtime-Aws-Request-Id", "req-1"),
+                ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000)),
+                ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:f")])
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        State.posted_at = time.perf_counter(); self.reply(b"{}"); State.done.set()
+
+server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+server.daemon_threads = True
+port = server.server_address[1]
+threading.Thread(target=server.serve_forever, daemon=True).start()
+
+env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
+    AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
+    AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME="f",
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="1",
+    COGNITO_USER_POOL_ID="us-east-1_Cold1", COGNITO_CLIENT_IDS="c1",
+    JWKS_URI=f"http://127.0.0.1:{port}/jwks.json", RUST_LOG="off")
+inits, firsts = [], []
+for _ in range(runs):
+    State.next_at = State.posted_at = None; State.served = False; State.done.clear()
+    start = time.perf_counter()
+    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    State.done.wait(10)
+    proc.kill(); proc.wait()
+    if State.next_at is None or State.posted_at is None:
+        sys.exit("the binary never completed an invocation")
+    inits.append((State.next_at - start) * 1000); firsts.append((State.posted_at - State.handed_at) * 1000)
+size = os.path.getsize(binary)
+print(f"{binary}: {size / 1024 / 1024:.2f} MiB; init median {statistics.median(inits):.1f} ms "
+      f"(min {min(inits):.1f}); first invocation median {statistics.median(firsts):.2f} ms over {runs} runs")

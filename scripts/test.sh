@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Every check and every test, from a fresh clone: formatting, clippy, then the
+# whole workspace's tests with moto server standing in for AWS (installed into
+# .venv by scripts/venv.sh, started and stopped by scripts/with-moto.sh).
+# Nothing here reaches the real cloud.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export AWS_REGION=us-east-1
+export AWS_EC2_METADATA_DISABLED=true
+export CARGO_TERM_COLOR=never
+
+echo "== rustfmt"
+cargo fmt --all -- --check
+echo "== clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+echo "== tests (against moto server)"
+scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
