@@ -80,6 +80,20 @@ fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Every environment variable this crate reads (besides the AWS SDK's own and
+/// `RUST_LOG`), so the SAM template can be checked against the code.
+pub const VARIABLES: &[&str] = &[
+    "COGNITO_USER_POOL_ID",
+    "COGNITO_CLIENT_IDS",
+    "TOKEN_USE",
+    "JWKS_URI",
+    "JWT_LEEWAY_SECONDS",
+    "JWKS_TIMEOUT_MS",
+    "API_KEYS_SECRET_ID",
+    "API_KEYS_CACHE_SECONDS",
+    "CHECK_REVOCATION",
+];
+
 const MAX_LEEWAY_SECONDS: u64 = 300;
 const MAX_JWKS_TIMEOUT_MS: u64 = 10_000;
 
@@ -417,6 +431,25 @@ mod tests {
             e.to_string(),
             "TOKEN_USE: \"refresh\" is not a token use; expected access, id or any"
         );
+    }
+
+    #[test]
+    fn variables_lists_exactly_the_names_this_module_reads() {
+        let read = std::cell::RefCell::new(Vec::new());
+        let _ = Config::from_lookup(|k| {
+            read.borrow_mut().push(k.to_owned());
+            match k {
+                "COGNITO_USER_POOL_ID" => Some("us-east-1_A1".into()),
+                "COGNITO_CLIENT_IDS" | "API_KEYS_SECRET_ID" => Some("x".into()),
+                _ => None,
+            }
+        });
+        let mut read = read.into_inner();
+        read.sort();
+        read.dedup();
+        let mut listed: Vec<String> = VARIABLES.iter().map(|s| (*s).to_owned()).collect();
+        listed.sort();
+        assert_eq!(read, listed);
     }
 
     #[test]
