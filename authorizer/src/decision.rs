@@ -6,6 +6,7 @@
 
 use policies::{ApiPrefix, permissions_for_token, policy_for};
 
+use crate::apikey::registry::ActiveRecord;
 use crate::claims::VerifiedToken;
 use crate::event::{AuthorizerResponse, Context};
 
@@ -33,6 +34,25 @@ pub fn for_token(token: &VerifiedToken, prefix: &ApiPrefix) -> AuthorizerRespons
             key_id: None,
         },
         usage_identifier_key: None,
+    }
+}
+
+/// The response for a verified partner key: the partner's data namespace,
+/// the record's permissions, and its usage plan key so API Gateway meters it.
+pub fn for_partner(record: &ActiveRecord, prefix: &ApiPrefix) -> AuthorizerResponse {
+    let principal = format!("partner:{}", record.partner);
+    AuthorizerResponse {
+        principal_id: principal.clone(),
+        policy_document: policy_for(prefix, record.permissions),
+        context: Context {
+            owner: principal,
+            auth_type: "apiKey",
+            permissions: record.permissions.to_string(),
+            partner: Some(record.partner.clone()),
+            key_id: Some(record.id.clone()),
+            ..Context::default()
+        },
+        usage_identifier_key: record.usage_key.clone(),
     }
 }
 
@@ -96,6 +116,27 @@ mod tests {
         );
         assert!(json.get("usageIdentifierKey").is_none());
         assert!(!json.to_string().contains("null"));
+    }
+
+    #[test]
+    fn a_partner_gets_its_namespace_permissions_and_usage_key() {
+        let record = ActiveRecord {
+            id: "k1".into(),
+            partner: "acme".into(),
+            sha256: [0; 32],
+            permissions: policies::PermissionSet::only(policies::Permission::ItemsRead),
+            usage_key: Some("usage-key-0123456789".into()),
+            expires_at: None,
+            disabled: false,
+        };
+        let json = serde_json::to_value(for_partner(&record, &prefix())).unwrap();
+        assert_eq!(json["principalId"], "partner:acme");
+        assert_eq!(json["usageIdentifierKey"], "usage-key-0123456789");
+        assert_eq!(
+            json["context"],
+            serde_json::json!({"owner": "partner:acme", "authType": "apiKey", "permissions": "items:read",
+                               "partner": "acme", "keyId": "k1"})
+        );
     }
 
     #[test]

@@ -12,6 +12,10 @@ use lambda_runtime::Diagnostic;
 use policies::{FIRST_PARTY_SCOPE, MethodArn, TokenUse};
 use tracing::{error, info};
 
+use crate::apikey::cache::RegistryCache;
+use crate::apikey::format::PartnerKey;
+use crate::apikey::store::{SecretStore, SecretsManagerStore};
+use crate::apikey::verify::PartnerKeyVerifier;
 use crate::claims::VerifiedToken;
 use crate::config::Config;
 use crate::credentials::{self, Credential};
@@ -71,6 +75,7 @@ pub enum StartupError {
 pub struct Authorizer {
     jwt: Option<JwtVerifier>,
     revocation: Option<Arc<dyn RevocationCheck>>,
+    api_keys: Option<PartnerKeyVerifier>,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -78,6 +83,7 @@ impl std::fmt::Debug for Authorizer {
         f.debug_struct("Authorizer")
             .field("jwt", &self.jwt)
             .field("revocation", &self.revocation.is_some())
+            .field("api_keys", &self.api_keys)
             .finish()
     }
 }
@@ -97,17 +103,28 @@ impl Authorizer {
             .map_err(StartupError::JwksClient)?;
             builder = builder.jwks_source(Arc::new(source));
         }
-        if config.check_revocation {
+        if config.check_revocation || config.api_keys.is_some() {
             let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-            let client = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
-            builder = builder.revocation(Arc::new(CognitoRevocation::new(client)));
+            if config.check_revocation {
+                let client = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+                builder = builder.revocation(Arc::new(CognitoRevocation::new(client)));
+            }
+            if let Some(keys) = &config.api_keys {
+                let client = aws_sdk_secretsmanager::Client::new(&sdk);
+                builder = builder.secret_store(Arc::new(SecretsManagerStore::new(
+                    client,
+                    keys.secret_id.clone(),
+                )));
+            }
         }
         let authorizer = builder.build();
         authorizer.warm_up().await;
         Ok(authorizer)
     }
 
-    /// Fetches the JWKS now, so the first request does not wait for it.
+    /// Fetches the JWKS and reads the key registry now, so the first request
+    /// does not wait for them. Failures are logged (the registry cache logs
+    /// its own) and retried on demand.
     pub async fn warm_up(&self) {
         if let Some(jwt) = &self.jwt {
             match jwt.keys().refresh().await {
@@ -116,6 +133,11 @@ impl Authorizer {
                     error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it")
                 }
             }
+        }
+        if let Some(keys) = &self.api_keys
+            && let Ok(n) = keys.cache().warm_up().await
+        {
+            info!(keys = n, "partner key registry read at start");
         }
     }
 
@@ -131,7 +153,11 @@ impl Authorizer {
                 let verified = self.verify_jwt(token, now).await?;
                 Ok(decision::for_token(&verified, &arn.prefix()))
             }
-            Credential::ApiKey(_) => Err(Rejection::ApiKeysDisabled.into()),
+            Credential::ApiKey(key) => {
+                let verifier = self.api_keys.as_ref().ok_or(Rejection::ApiKeysDisabled)?;
+                let record = verifier.verify(key, now).await?;
+                Ok(decision::for_partner(&record, &arn.prefix()))
+            }
         }
     }
 
@@ -168,17 +194,21 @@ impl Authorizer {
 }
 
 /// One structured line per decision. The credential itself never appears:
-/// only a short fingerprint that lets an operator correlate lines.
+/// for a JWT, a short fingerprint that lets an operator correlate lines; for
+/// an API key, its id (a fingerprint of a key would be a prefix of its stored
+/// hash).
 fn log_decision(
     event: &AuthorizerEvent,
     result: &Result<AuthorizerResponse, Failure>,
     elapsed: Duration,
 ) {
-    let fp = credentials::extract(event)
-        .map(|c| match c {
-            Credential::Jwt(t) | Credential::ApiKey(t) => fingerprint(t),
-        })
-        .unwrap_or_default();
+    let fp = match credentials::extract(event) {
+        Ok(Credential::Jwt(t)) => fingerprint(t),
+        Ok(Credential::ApiKey(k)) => PartnerKey::parse(k)
+            .map(|k| format!("key:{}", k.id()))
+            .unwrap_or_default(),
+        Err(_) => String::new(),
+    };
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     match result {
         Ok(r) => info!(
@@ -217,6 +247,8 @@ pub struct AuthorizerBuilder<'c> {
     jwks_source: Option<Arc<dyn JwksSource>>,
     jwks_cooldown: std::time::Duration,
     revocation: Option<Arc<dyn RevocationCheck>>,
+    secret_store: Option<Arc<dyn SecretStore>>,
+    early_reread: std::time::Duration,
 }
 
 impl<'c> AuthorizerBuilder<'c> {
@@ -227,7 +259,22 @@ impl<'c> AuthorizerBuilder<'c> {
             jwks_source: None,
             jwks_cooldown: DEFAULT_COOLDOWN,
             revocation: None,
+            secret_store: None,
+            early_reread: crate::apikey::cache::EARLY_REREAD_INTERVAL,
         }
+    }
+
+    /// Where the partner key registry is read from (used when the config has
+    /// `API_KEYS_SECRET_ID`).
+    pub fn secret_store(mut self, store: Arc<dyn SecretStore>) -> Self {
+        self.secret_store = Some(store);
+        self
+    }
+
+    /// The minimum time between two early registry re-reads (default 10 s).
+    pub fn early_reread_interval(mut self, interval: std::time::Duration) -> Self {
+        self.early_reread = interval;
+        self
     }
 
     /// Where the JWKS comes from (used when the config has a user pool).
@@ -248,17 +295,26 @@ impl<'c> AuthorizerBuilder<'c> {
         self
     }
 
-    /// The authorizer. A user pool without a JWKS source has no keys, so every
-    /// token is refused: misassembly fails closed.
+    /// The authorizer. A user pool without a JWKS source has no keys, and a
+    /// registry without a store is unreadable, so misassembly fails closed.
     pub fn build(self) -> Authorizer {
         let jwt = self.config.cognito.as_ref().map(|cognito| {
             let source = self.jwks_source.unwrap_or_else(|| Arc::new(NoKeys));
             let cache = Arc::new(JwksCache::new(source, self.jwks_cooldown));
             JwtVerifier::new(cognito, self.config.leeway_seconds, cache)
         });
+        let api_keys = self.config.api_keys.as_ref().map(|keys| {
+            let store = self
+                .secret_store
+                .unwrap_or_else(|| Arc::new(crate::apikey::store::MemorySecretStore::default()));
+            let cache =
+                RegistryCache::with_early_interval(store, keys.cache_ttl, self.early_reread);
+            PartnerKeyVerifier::new(Arc::new(cache))
+        });
         Authorizer {
             jwt,
             revocation: self.revocation.filter(|_| self.config.check_revocation),
+            api_keys,
         }
     }
 }

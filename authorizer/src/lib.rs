@@ -6,6 +6,7 @@
 //! claims, [`verifier`] runs them in order. [`credentials`] reads the event,
 //! [`decision`] builds the answer, [`handler`] ties it together for Lambda.
 
+pub mod apikey;
 pub mod claims;
 pub mod config;
 pub mod credentials;

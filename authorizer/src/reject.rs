@@ -5,6 +5,7 @@
 //! for tests, which assert the exact reason. Each says what was found and,
 //! where it helps, what was expected. None of them holds the credential.
 
+use crate::apikey::format::KeyFormatError;
 use crate::jwk::JwkMismatch;
 
 /// A credential that is absent, malformed or not to be trusted.
@@ -130,6 +131,37 @@ pub enum Rejection {
     /// Revocation checking is on and Cognito could not be asked: fail closed.
     #[error("revocation status could not be checked")]
     RevocationUnavailable,
+
+    /// Not a partner key: wrong shape or checksum (refused before any lookup).
+    #[error("malformed API key: {0}")]
+    MalformedApiKey(KeyFormatError),
+    /// The registry has no key with this id.
+    #[error("no API key with id {key_id:?}")]
+    UnknownApiKey {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key's hash does not match its record.
+    #[error("API key {key_id:?} does not match its record")]
+    ApiKeyMismatch {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key is disabled.
+    #[error("API key {key_id:?} is disabled")]
+    DisabledApiKey {
+        /// The key id.
+        key_id: String,
+    },
+    /// The key has expired.
+    #[error("API key {key_id:?} has expired")]
+    ExpiredApiKey {
+        /// The key id.
+        key_id: String,
+    },
+    /// The registry cannot be read: fail closed.
+    #[error("the partner key registry is unavailable")]
+    RegistryUnavailable,
 }
 
 impl Rejection {
@@ -160,6 +192,12 @@ impl Rejection {
             Rejection::WrongClient { .. } => "wrong_client",
             Rejection::Revoked => "revoked",
             Rejection::RevocationUnavailable => "revocation_unavailable",
+            Rejection::MalformedApiKey(_) => "malformed_api_key",
+            Rejection::UnknownApiKey { .. } => "unknown_api_key",
+            Rejection::ApiKeyMismatch { .. } => "api_key_mismatch",
+            Rejection::DisabledApiKey { .. } => "disabled_api_key",
+            Rejection::ExpiredApiKey { .. } => "expired_api_key",
+            Rejection::RegistryUnavailable => "registry_unavailable",
         }
     }
 }

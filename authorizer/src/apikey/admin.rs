@@ -1,0 +1,495 @@
+//! The operations behind the `partner-keys` command.
+//!
+//! Every change is a read-modify-write of the whole registry document with a
+//! compare-and-swap write: if another operator changed the registry since it
+//! was read, the write fails, and the change is applied again to the new
+//! document (up to [`MAX_ATTEMPTS`] times) so that neither change is lost.
+//! Input is validated before anything is read, and a change that cannot apply
+//! (an unknown id) writes nothing.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use policies::PermissionSet;
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+use crate::apikey::format::GeneratedKey;
+use crate::apikey::registry::{KeyRecord, RegistryDocument, hash_hex, parse_time};
+use crate::apikey::store::{SecretStore, StoreError};
+
+/// How often a change is retried after losing a race.
+pub const MAX_ATTEMPTS: usize = 5;
+
+/// Why an operation was refused; nothing was written.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    /// A partner name that is not 1–64 of `[a-z0-9-]`, starting with a letter or digit.
+    #[error(
+        "partner {0:?} is not a valid name: use 1-64 lowercase letters, digits and '-', starting with a letter or digit"
+    )]
+    PartnerName(String),
+    /// No permission given.
+    #[error("at least one --permission is required (items:read, items:write, items:delete)")]
+    NoPermission,
+    /// An expiry that is not RFC 3339 or not in the future.
+    #[error("--expires {0:?} must be an RFC 3339 time in the future, e.g. 2030-01-31T00:00:00Z")]
+    Expiry(String),
+    /// A usage key API Gateway would not accept.
+    #[error(
+        "--usage-key must be 20-128 printable characters without spaces (an API Gateway API key value)"
+    )]
+    UsageKey,
+    /// No record has this id.
+    #[error("no key with id {0:?} in the registry")]
+    UnknownId(String),
+    /// The stored document is not a registry.
+    #[error("the stored registry is not valid: {0}")]
+    Corrupt(String),
+    /// Other operators kept changing the registry.
+    #[error(
+        "the registry kept changing under this command ({MAX_ATTEMPTS} attempts); nothing was written, try again"
+    )]
+    Contention,
+    /// The key generator failed.
+    #[error("the random number generator failed")]
+    Random,
+    /// Reading or writing the secret failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What `create` needs.
+#[derive(Debug, Clone)]
+pub struct NewKey {
+    /// The partner.
+    pub partner: String,
+    /// Its permissions.
+    pub permissions: PermissionSet,
+    /// The usage plan API key value, if metered.
+    pub usage_key: Option<String>,
+    /// RFC 3339 expiry.
+    pub expires: Option<String>,
+}
+
+/// Registry operations over a store.
+#[derive(Clone)]
+pub struct Admin {
+    store: Arc<dyn SecretStore>,
+}
+
+impl std::fmt::Debug for Admin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Admin").finish_non_exhaustive()
+    }
+}
+
+impl Admin {
+    /// Operations on `store`.
+    pub fn new(store: Arc<dyn SecretStore>) -> Self {
+        Admin { store }
+    }
+
+    /// Creates the secret holding an empty registry.
+    pub async fn init(&self) -> Result<(), AdminError> {
+        let empty = serde_json::to_string(&RegistryDocument::default())
+            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+        Ok(self.store.create(empty).await?)
+    }
+
+    /// Every record (hashes included; the command prints no hash).
+    pub async fn list(&self) -> Result<Vec<KeyRecord>, AdminError> {
+        let stored = self.store.read().await?;
+        Ok(parse(&stored.text)?.keys)
+    }
+
+    /// Creates a key; returns it (to show once) and its record.
+    pub async fn create(
+        &self,
+        new: &NewKey,
+        now: OffsetDateTime,
+    ) -> Result<(GeneratedKey, KeyRecord), AdminError> {
+        validate_partner(&new.partner)?;
+        if new.permissions.is_empty() {
+            return Err(AdminError::NoPermission);
+        }
+        if let Some(usage) = &new.usage_key {
+            validate_usage_key(usage)?;
+        }
+        if let Some(expires) = &new.expires {
+            validate_expiry(expires, now)?;
+        }
+        let key = GeneratedKey::generate().map_err(|_| AdminError::Random)?;
+        let record = KeyRecord {
+            id: key.id().to_owned(),
+            partner: new.partner.clone(),
+            sha256: hash_hex(key.expose()),
+            permissions: new
+                .permissions
+                .iter()
+                .map(|p| p.as_str().to_owned())
+                .collect(),
+            usage_key: new.usage_key.clone(),
+            expires: new.expires.clone(),
+            disabled: false,
+            created: Some(format_time(now)),
+        };
+        self.modify(|doc| {
+            // 36^12 ids make a clash all but impossible; refuse one anyway.
+            if doc.keys.iter().any(|k| k.id == record.id) {
+                return Err(AdminError::Random);
+            }
+            doc.keys.push(record.clone());
+            Ok(())
+        })
+        .await?;
+        Ok((key, record))
+    }
+
+    /// Disables (`true`) or enables (`false`) a key.
+    pub async fn set_disabled(&self, id: &str, disabled: bool) -> Result<(), AdminError> {
+        self.modify(|doc| {
+            find(doc, id)?.disabled = disabled;
+            Ok(())
+        })
+        .await
+    }
+
+    /// Removes a key for good.
+    pub async fn revoke(&self, id: &str) -> Result<(), AdminError> {
+        self.modify(|doc| {
+            let before = doc.keys.len();
+            doc.keys.retain(|k| k.id != id);
+            if doc.keys.len() == before {
+                return Err(AdminError::UnknownId(id.to_owned()));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// A new key for the same partner, permissions and usage key; the old key
+    /// expires after `overlap` (at once if zero), or sooner if it already would.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        overlap: Duration,
+        now: OffsetDateTime,
+    ) -> Result<(GeneratedKey, KeyRecord), AdminError> {
+        let key = GeneratedKey::generate().map_err(|_| AdminError::Random)?;
+        let old_expiry = now + overlap;
+        let new_record = self
+            .modify(|doc| {
+                let old = find(doc, id)?;
+                let keep_sooner = old
+                    .expires
+                    .as_deref()
+                    .and_then(parse_time)
+                    .is_some_and(|t| t <= old_expiry.unix_timestamp() as f64);
+                if !keep_sooner {
+                    old.expires = Some(format_time(old_expiry));
+                }
+                let record = KeyRecord {
+                    id: key.id().to_owned(),
+                    partner: old.partner.clone(),
+                    sha256: hash_hex(key.expose()),
+                    permissions: old.permissions.clone(),
+                    usage_key: old.usage_key.clone(),
+                    expires: None,
+                    disabled: false,
+                    created: Some(format_time(now)),
+                };
+                doc.keys.push(record.clone());
+                Ok(record)
+            })
+            .await?;
+        Ok((key, new_record))
+    }
+
+    /// Applies `change` to the current document and writes it with
+    /// compare-and-swap, re-applying it to a fresh read if someone else wrote
+    /// in between.
+    async fn modify<T>(
+        &self,
+        mut change: impl FnMut(&mut RegistryDocument) -> Result<T, AdminError>,
+    ) -> Result<T, AdminError> {
+        for _ in 0..MAX_ATTEMPTS {
+            let stored = self.store.read().await?;
+            let mut doc = parse(&stored.text)?;
+            let out = change(&mut doc)?;
+            let text =
+                serde_json::to_string(&doc).map_err(|e| AdminError::Corrupt(e.to_string()))?;
+            match self.store.write(text, &stored.version_id).await {
+                Ok(_) => return Ok(out),
+                Err(StoreError::Conflict) => continue,
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Err(AdminError::Contention)
+    }
+}
+
+fn parse(text: &str) -> Result<RegistryDocument, AdminError> {
+    serde_json::from_str(text).map_err(|e| AdminError::Corrupt(e.to_string()))
+}
+
+fn find<'a>(doc: &'a mut RegistryDocument, id: &str) -> Result<&'a mut KeyRecord, AdminError> {
+    doc.keys
+        .iter_mut()
+        .find(|k| k.id == id)
+        .ok_or_else(|| AdminError::UnknownId(id.to_owned()))
+}
+
+/// Partner names become part of a data namespace (`partner:<name>`): keep them
+/// plain.
+pub fn validate_partner(name: &str) -> Result<(), AdminError> {
+    let ok = (1..=64).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::PartnerName(name.to_owned()))
+    }
+}
+
+fn validate_usage_key(value: &str) -> Result<(), AdminError> {
+    let ok = (20..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic());
+    if ok {
+        Ok(())
+    } else {
+        Err(AdminError::UsageKey)
+    }
+}
+
+fn validate_expiry(text: &str, now: OffsetDateTime) -> Result<(), AdminError> {
+    match parse_time(text) {
+        Some(t) if t > now.unix_timestamp() as f64 => Ok(()),
+        _ => Err(AdminError::Expiry(text.to_owned())),
+    }
+}
+
+fn format_time(t: OffsetDateTime) -> String {
+    let t = t.replace_nanosecond(0).unwrap_or(t);
+    t.format(&Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apikey::store::MemorySecretStore;
+    use policies::Permission;
+
+    fn run<F: std::future::Future>(f: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
+    }
+
+    fn admin() -> (Admin, Arc<MemorySecretStore>) {
+        let store = Arc::new(MemorySecretStore::default());
+        let admin = Admin::new(store.clone());
+        run(admin.init()).unwrap();
+        (admin, store)
+    }
+
+    fn new_key(partner: &str) -> NewKey {
+        NewKey {
+            partner: partner.into(),
+            permissions: PermissionSet::only(Permission::ItemsRead),
+            usage_key: None,
+            expires: None,
+        }
+    }
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap()
+    }
+
+    fn stored(store: &MemorySecretStore) -> String {
+        run(store.read()).unwrap().text
+    }
+
+    #[test]
+    fn create_stores_only_the_hash() {
+        let (admin, store) = admin();
+        let (key, record) = run(admin.create(&new_key("acme"), now())).unwrap();
+        let text = stored(&store);
+        assert!(!text.contains(key.expose()));
+        assert!(text.contains(&hash_hex(key.expose())));
+        assert_eq!(record.created.as_deref(), Some("2027-01-15T08:00:00Z"));
+        assert_eq!(run(admin.list()).unwrap(), vec![record]);
+    }
+
+    #[test]
+    fn bad_input_is_refused_and_writes_nothing() {
+        let (admin, store) = admin();
+        let before = stored(&store);
+        let cases = [
+            NewKey {
+                partner: "Acme".into(),
+                ..new_key("x")
+            },
+            NewKey {
+                partner: "".into(),
+                ..new_key("x")
+            },
+            NewKey {
+                partner: "-x".into(),
+                ..new_key("x")
+            },
+            NewKey {
+                permissions: PermissionSet::EMPTY,
+                ..new_key("acme")
+            },
+            NewKey {
+                usage_key: Some("short".into()),
+                ..new_key("acme")
+            },
+            NewKey {
+                expires: Some("2020-01-01T00:00:00Z".into()),
+                ..new_key("acme")
+            },
+            NewKey {
+                expires: Some("next week".into()),
+                ..new_key("acme")
+            },
+        ];
+        for case in cases {
+            assert!(run(admin.create(&case, now())).is_err(), "{case:?}");
+        }
+        assert!(matches!(
+            run(admin.set_disabled("nope", true)),
+            Err(AdminError::UnknownId(_))
+        ));
+        assert!(matches!(
+            run(admin.revoke("nope")),
+            Err(AdminError::UnknownId(_))
+        ));
+        assert!(matches!(
+            run(admin.rotate("nope", Duration::ZERO, now())),
+            Err(AdminError::UnknownId(_))
+        ));
+        assert_eq!(stored(&store), before);
+    }
+
+    #[test]
+    fn disable_enable_and_revoke_change_the_record() {
+        let (admin, _) = admin();
+        let (key, _) = run(admin.create(&new_key("acme"), now())).unwrap();
+        run(admin.set_disabled(key.id(), true)).unwrap();
+        assert!(run(admin.list()).unwrap()[0].disabled);
+        run(admin.set_disabled(key.id(), false)).unwrap();
+        assert!(!run(admin.list()).unwrap()[0].disabled);
+        run(admin.revoke(key.id())).unwrap();
+        assert!(run(admin.list()).unwrap().is_empty());
+    }
+
+    #[test]
+    fn rotate_keeps_partner_and_permissions_and_expires_the_old_key_after_the_overlap() {
+        let (admin, _) = admin();
+        let new = NewKey {
+            usage_key: Some("usage-key-0123456789".into()),
+            ..new_key("acme")
+        };
+        let (old, _) = run(admin.create(&new, now())).unwrap();
+        let (fresh, record) =
+            run(admin.rotate(old.id(), Duration::from_secs(3600), now())).unwrap();
+        assert_ne!(fresh.id(), old.id());
+        assert_eq!(record.partner, "acme");
+        assert_eq!(record.usage_key.as_deref(), Some("usage-key-0123456789"));
+        let list = run(admin.list()).unwrap();
+        let old_record = list.iter().find(|k| k.id == old.id()).unwrap();
+        assert_eq!(old_record.expires.as_deref(), Some("2027-01-15T09:00:00Z"));
+    }
+
+    /// A store that lets another writer in before each of the first N writes.
+    struct Racing {
+        inner: MemorySecretStore,
+        interference: std::sync::Mutex<usize>,
+    }
+
+    impl SecretStore for Racing {
+        fn read(
+            &self,
+        ) -> crate::https::BoxFuture<'_, Result<crate::apikey::store::StoredVersion, StoreError>>
+        {
+            self.inner.read()
+        }
+        fn write<'a>(
+            &'a self,
+            text: String,
+            based_on: &'a str,
+        ) -> crate::https::BoxFuture<'a, Result<String, StoreError>> {
+            Box::pin(async move {
+                let pending = {
+                    let mut n = self.interference.lock().unwrap();
+                    let p = *n > 0;
+                    *n = n.saturating_sub(1);
+                    p
+                };
+                if pending {
+                    // Another operator adds a record first.
+                    let current = self.inner.read().await?;
+                    let mut doc: RegistryDocument = serde_json::from_str(&current.text).unwrap();
+                    let mut other = doc.keys.first().cloned().unwrap_or_else(|| KeyRecord {
+                        id: String::new(),
+                        partner: "other".into(),
+                        sha256: hash_hex("x"),
+                        permissions: vec![],
+                        usage_key: None,
+                        expires: None,
+                        disabled: false,
+                        created: None,
+                    });
+                    other.id = format!("other{}", doc.keys.len());
+                    doc.keys.push(other);
+                    self.inner
+                        .write(serde_json::to_string(&doc).unwrap(), &current.version_id)
+                        .await?;
+                }
+                self.inner.write(text, based_on).await
+            })
+        }
+        fn create(&self, text: String) -> crate::https::BoxFuture<'_, Result<(), StoreError>> {
+            self.inner.create(text)
+        }
+    }
+
+    #[test]
+    fn a_change_that_loses_a_race_is_reapplied_and_neither_is_lost() {
+        let store = Arc::new(Racing {
+            inner: MemorySecretStore::default(),
+            interference: std::sync::Mutex::new(2),
+        });
+        let admin = Admin::new(store.clone());
+        run(admin.init()).unwrap();
+        let (key, _) = run(admin.create(&new_key("acme"), now())).unwrap();
+        let ids: Vec<String> = run(admin.list())
+            .unwrap()
+            .into_iter()
+            .map(|k| k.id)
+            .collect();
+        assert_eq!(ids, ["other0", "other1", key.id()]);
+    }
+
+    #[test]
+    fn endless_contention_gives_up_without_writing() {
+        let store = Arc::new(Racing {
+            inner: MemorySecretStore::default(),
+            interference: std::sync::Mutex::new(100),
+        });
+        let admin = Admin::new(store.clone());
+        run(admin.init()).unwrap();
+        assert!(matches!(
+            run(admin.create(&new_key("acme"), now())),
+            Err(AdminError::Contention)
+        ));
+        let list = run(admin.list()).unwrap();
+        assert!(list.iter().all(|k| k.partner != "acme"));
+    }
+}
