@@ -572,3 +572,62 @@ fn each_decision_logs_one_json_line_without_the_token() {
         }
     }
 }
+
+#[test]
+fn an_unreadable_key_registry_refuses_keys_while_jwts_keep_working() {
+    let cfg = config(&[("API_KEYS_SECRET_ID", "missing")]);
+    let a = AuthorizerBuilder::new(&cfg)
+        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()]))))
+        .secret_store(Arc::new(crate::apikey::store::MemorySecretStore::default()))
+        .build();
+    let key = crate::apikey::format::GeneratedKey::generate().unwrap();
+    let event = AuthorizerEvent::token(format!("ApiKey {}", key.expose()), ARN);
+    for _ in 0..3 {
+        assert!(matches!(
+            run(a.authorize(&event, NOW as f64)),
+            Err(Failure::Unauthorized(Rejection::RegistryUnavailable))
+        ));
+        assert!(decide(&a, &token(&claims())).is_ok());
+    }
+}
+
+#[test]
+fn api_key_decisions_log_the_key_id_never_the_key_or_its_hash() {
+    let key = crate::apikey::format::GeneratedKey::generate().unwrap();
+    let doc = crate::apikey::registry::RegistryDocument {
+        keys: vec![crate::apikey::registry::KeyRecord {
+            id: key.id().into(),
+            partner: "acme".into(),
+            sha256: crate::apikey::registry::hash_hex(key.expose()),
+            permissions: vec!["items:read".into()],
+            usage_key: None,
+            expires: None,
+            disabled: false,
+            created: None,
+        }],
+    };
+    let store = crate::apikey::store::MemorySecretStore::with(serde_json::to_string(&doc).unwrap());
+    let sink = Sink::default();
+    let writer = sink.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || writer.clone())
+        .finish();
+    tracing::subscriber::with_default(subscriber, || {
+        let cfg = config(&[("API_KEYS_SECRET_ID", "s")]);
+        let a = AuthorizerBuilder::new(&cfg)
+            .secret_store(Arc::new(store))
+            .build();
+        run(a.warm_up());
+        let r = run(a.handle(AuthorizerEvent::token(
+            format!("ApiKey {}", key.expose()),
+            ARN,
+        )));
+        assert!(r.is_ok());
+    });
+    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    assert!(text.contains(&format!("key:{}", key.id())), "{text}");
+    assert!(!text.contains(&key.expose()[16..]));
+    let hash = crate::apikey::registry::hash_hex(key.expose());
+    assert!(!text.contains(&hash[..8]), "a hash prefix reached the log");
+}

@@ -168,3 +168,115 @@ impl RegistryCache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::apikey::store::{MemorySecretStore, StoredVersion};
+    use crate::https::BoxFuture;
+    use std::sync::Mutex;
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    /// A store that fails while `down` is set.
+    #[derive(Default)]
+    struct Flaky {
+        down: AtomicBool,
+        inner: MemorySecretStore,
+    }
+
+    impl SecretStore for Flaky {
+        fn read(&self) -> BoxFuture<'_, Result<StoredVersion, StoreError>> {
+            if self.down.load(Ordering::SeqCst) {
+                return Box::pin(async { Err(StoreError::Service("down".into())) });
+            }
+            self.inner.read()
+        }
+        fn write<'a>(
+            &'a self,
+            text: String,
+            based_on: &'a str,
+        ) -> BoxFuture<'a, Result<String, StoreError>> {
+            self.inner.write(text, based_on)
+        }
+        fn create(&self, text: String) -> BoxFuture<'_, Result<(), StoreError>> {
+            self.inner.create(text)
+        }
+    }
+
+    #[derive(Clone, Default)]
+    struct Sink(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Sink {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_cause_is_logged_once_per_failure_streak() {
+        let store = Arc::new(Flaky {
+            down: AtomicBool::new(true),
+            inner: MemorySecretStore::with(r#"{"keys":[]}"#),
+        });
+        let cache = RegistryCache::new(store.clone(), Duration::from_secs(300));
+        let sink = Sink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        tracing::subscriber::with_default(subscriber, || {
+            for _ in 0..5 {
+                assert!(rt.block_on(cache.warm_up()).is_err());
+            }
+            store.down.store(false, Ordering::SeqCst);
+            assert!(rt.block_on(cache.warm_up()).is_ok());
+            store.down.store(true, Ordering::SeqCst);
+            for _ in 0..5 {
+                assert!(rt.block_on(cache.warm_up()).is_err());
+            }
+        });
+        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        assert_eq!(text.matches("registry unreadable").count(), 2, "{text}");
+        assert_eq!(text.matches("readable again").count(), 1, "{text}");
+    }
+
+    #[test]
+    fn after_a_failure_requests_are_refused_without_io_for_a_moment() {
+        let store = Arc::new(Flaky {
+            down: AtomicBool::new(true),
+            inner: MemorySecretStore::with(r#"{"keys":[]}"#),
+        });
+        let cache = RegistryCache::new(store.clone(), Duration::from_secs(300));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(cache.lookup("abc")), Err(Unavailable));
+        // The store is back, but within RETRY_AFTER_FAILURE nothing is read.
+        store.down.store(false, Ordering::SeqCst);
+        assert_eq!(rt.block_on(cache.lookup("abc")), Err(Unavailable));
+    }
+
+    #[test]
+    fn a_copy_past_its_ttl_is_not_used_when_the_store_fails() {
+        let store = Arc::new(Flaky {
+            down: AtomicBool::new(false),
+            inner: MemorySecretStore::with(r#"{"keys":[]}"#),
+        });
+        let cache = RegistryCache::new(store.clone(), Duration::from_millis(20));
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        assert_eq!(rt.block_on(cache.lookup("abc")), Ok(None));
+        store.down.store(true, Ordering::SeqCst);
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(rt.block_on(cache.lookup("abc")), Err(Unavailable));
+    }
+}

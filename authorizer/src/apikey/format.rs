@@ -183,7 +183,10 @@ mod tests {
         let typo = key.replacen("AbC", "AbD", 1);
         assert_eq!(PartnerKey::parse(&typo), Err(KeyFormatError::Checksum));
         let wrong_check = VECTOR.replace("4VrCmH", "4VrCmI");
-        assert_eq!(PartnerKey::parse(&wrong_check), Err(KeyFormatError::Checksum));
+        assert_eq!(
+            PartnerKey::parse(&wrong_check),
+            Err(KeyFormatError::Checksum)
+        );
     }
 
     #[test]

@@ -1,0 +1,368 @@
+//! Partner keys end to end against moto server's Secrets Manager, through
+//! the real SDK: the `partner-keys` command (the built binary) issues and
+//! manages keys, and the production authorizer judges them.
+//!
+//! Run through `scripts/with-moto.sh`, which starts moto and points the SDK's
+//! standard environment at it.
+
+// Test code: a panic is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::process::{Command, Output};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use authorizer::{Authorizer, AuthorizerEvent, Config, Failure, Rejection};
+
+const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
+
+fn require_moto() {
+    match std::env::var("AWS_ENDPOINT_URL") {
+        Ok(url) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {}
+        _ => panic!(
+            "AWS_ENDPOINT_URL must point at a local moto server: run these tests through scripts/with-moto.sh"
+        ),
+    }
+}
+
+fn cli(secret: &str, args: &[&str]) -> Output {
+    require_moto();
+    Command::new(env!("CARGO_BIN_EXE_partner-keys"))
+        .arg("--secret-id")
+        .arg(secret)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+fn create(secret: &str, args: &[&str]) -> String {
+    let mut all = vec!["create"];
+    all.extend_from_slice(args);
+    ok(cli(secret, &all)).trim().to_owned()
+}
+
+fn unique(name: &str) -> String {
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_nanos();
+    format!("{name}-{nanos}")
+}
+
+async fn authorizer(secret: &str, cache_seconds: &str) -> Authorizer {
+    let vars = [
+        ("API_KEYS_SECRET_ID", secret),
+        ("API_KEYS_CACHE_SECONDS", cache_seconds),
+    ];
+    let config = Config::from_lookup(|k| {
+        vars.iter()
+            .find(|(n, _)| *n == k)
+            .map(|(_, v)| (*v).to_owned())
+    })
+    .unwrap();
+    Authorizer::from_config(&config).await.unwrap()
+}
+
+async fn decide(a: &Authorizer, key: &str) -> Result<authorizer::AuthorizerResponse, Rejection> {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    match a
+        .authorize(&AuthorizerEvent::token(format!("ApiKey {key}"), ARN), now)
+        .await
+    {
+        Ok(r) => Ok(r),
+        Err(Failure::Unauthorized(why)) => Err(why),
+        Err(other) => panic!("unexpected failure {other:?}"),
+    }
+}
+
+fn key_id(key: &str) -> String {
+    key[3..15].to_owned()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_created_by_the_command_is_accepted_with_its_permissions_and_usage_key() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let key = create(
+        &secret,
+        &[
+            "--partner",
+            "acme",
+            "--permission",
+            "items:read",
+            "--permission",
+            "items:write",
+            "--usage-key",
+            "acme-usage-key-0123456789",
+        ],
+    );
+    let a = authorizer(&secret, "300").await;
+    let r = decide(&a, &key).await.unwrap();
+    assert_eq!(r.principal_id, "partner:acme");
+    assert_eq!(r.context.owner, "partner:acme");
+    assert_eq!(r.context.auth_type, "apiKey");
+    assert_eq!(r.context.permissions, "items:read items:write");
+    assert_eq!(r.context.key_id.as_deref(), Some(key_id(&key).as_str()));
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("acme-usage-key-0123456789")
+    );
+
+    // X-Api-Key in a REQUEST event works the same.
+    let mut event = AuthorizerEvent {
+        method_arn: ARN.into(),
+        ..AuthorizerEvent::default()
+    };
+    event.headers = Some([("X-Api-Key".to_owned(), key.clone())].into());
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    assert!(a.authorize(&event, now).await.is_ok());
+
+    // The listing shows the key without its secret or hash.
+    let list = ok(cli(&secret, &["list"]));
+    assert!(list.contains(&key_id(&key)) && list.contains("acme") && list.contains("active"));
+    assert!(!list.contains(&key[16..]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disable_enable_revoke_and_expiry_take_effect_within_the_cache_time() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let key = create(
+        &secret,
+        &["--partner", "acme", "--permission", "items:read"],
+    );
+    let id = key_id(&key);
+    let a = authorizer(&secret, "1").await;
+    assert!(decide(&a, &key).await.is_ok());
+
+    ok(cli(&secret, &["disable", &id]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        decide(&a, &key).await.unwrap_err(),
+        Rejection::DisabledApiKey { key_id: id.clone() }
+    );
+
+    ok(cli(&secret, &["enable", &id]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(decide(&a, &key).await.is_ok());
+
+    ok(cli(&secret, &["revoke", &id]));
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(
+        decide(&a, &key).await.unwrap_err(),
+        Rejection::UnknownApiKey { key_id: id }
+    );
+
+    let expiring = time::OffsetDateTime::now_utc() + time::Duration::seconds(2);
+    let expires = expiring
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let short = create(
+        &secret,
+        &[
+            "--partner",
+            "acme",
+            "--permission",
+            "items:read",
+            "--expires",
+            &expires,
+        ],
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert!(decide(&a, &short).await.is_ok());
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    assert_eq!(
+        decide(&a, &short).await.unwrap_err(),
+        Rejection::ExpiredApiKey {
+            key_id: key_id(&short)
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_created_after_the_authorizer_started_is_accepted_without_waiting_for_the_ttl() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let a = authorizer(&secret, "300").await;
+    let key = create(
+        &secret,
+        &["--partner", "late", "--permission", "items:read"],
+    );
+    assert!(decide(&a, &key).await.is_ok());
+    // A second new key within 10 s gets no second early re-read.
+    let another = create(
+        &secret,
+        &["--partner", "later", "--permission", "items:read"],
+    );
+    assert_eq!(
+        decide(&a, &another).await.unwrap_err(),
+        Rejection::UnknownApiKey {
+            key_id: key_id(&another)
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotation_issues_a_working_key_and_ends_the_old_one_after_the_overlap() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let old = create(
+        &secret,
+        &["--partner", "acme", "--permission", "items:delete"],
+    );
+    let new = ok(cli(&secret, &["rotate", &key_id(&old), "--overlap", "0s"]))
+        .trim()
+        .to_owned();
+    let a = authorizer(&secret, "300").await;
+    let r = decide(&a, &new).await.unwrap();
+    assert_eq!(
+        (r.principal_id.as_str(), r.context.permissions.as_str()),
+        ("partner:acme", "items:delete")
+    );
+    assert_eq!(
+        decide(&a, &old).await.unwrap_err(),
+        Rejection::ExpiredApiKey {
+            key_id: key_id(&old)
+        }
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_creates_by_two_operators_all_survive() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let bin = env!("CARGO_BIN_EXE_partner-keys");
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            Command::new(bin)
+                .args([
+                    "--secret-id",
+                    &secret,
+                    "create",
+                    "--partner",
+                    &format!("p{i}"),
+                    "--permission",
+                    "items:read",
+                ])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let keys: Vec<String> = children
+        .into_iter()
+        .map(|c| ok(c.wait_with_output().unwrap()).trim().to_owned())
+        .collect();
+    let a = authorizer(&secret, "300").await;
+    for key in &keys {
+        assert!(
+            decide(&a, key).await.is_ok(),
+            "a concurrent create was lost"
+        );
+    }
+    let list = ok(cli(&secret, &["list"]));
+    assert_eq!(list.lines().count(), 1 + keys.len());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_exits_non_zero_and_leaves_the_registry_untouched() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    create(
+        &secret,
+        &["--partner", "acme", "--permission", "items:read"],
+    );
+    let before = ok(cli(&secret, &["list"]));
+    let cases: &[&[&str]] = &[
+        &["create", "--partner", "acme", "--permission", "items:admin"],
+        &[
+            "create",
+            "--partner",
+            "Not Valid",
+            "--permission",
+            "items:read",
+        ],
+        &["create", "--partner", "acme"],
+        &[
+            "create",
+            "--partner",
+            "acme",
+            "--permission",
+            "items:read",
+            "--expires",
+            "2001-01-01T00:00:00Z",
+        ],
+        &[
+            "create",
+            "--partner",
+            "acme",
+            "--permission",
+            "items:read",
+            "--usage-key",
+            "short",
+        ],
+        &["disable", "doesnotexist"],
+        &["enable", "doesnotexist"],
+        &["revoke", "doesnotexist"],
+        &["rotate", "doesnotexist"],
+        &["init"],
+    ];
+    for args in cases {
+        let out = cli(&secret, args);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(
+            !String::from_utf8_lossy(&out.stderr).trim().is_empty(),
+            "{args:?} said nothing"
+        );
+    }
+    assert_eq!(ok(cli(&secret, &["list"])), before);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreadable_registry_fails_closed() {
+    require_moto();
+    // A registry that does not exist, and one that is not JSON.
+    let missing = unique("missing");
+    let a = authorizer(&missing, "300").await;
+    let key = "pk_aaaaaaaaaaaa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA000000";
+    let body = &key[..50];
+    let real = format!("{body}{}", authorizer::apikey::format::checksum(body));
+    assert_eq!(
+        decide(&a, &real).await.unwrap_err(),
+        Rejection::RegistryUnavailable
+    );
+    assert_eq!(
+        decide(&a, &real).await.unwrap_err(),
+        Rejection::RegistryUnavailable
+    );
+
+    let garbage = unique("garbage");
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&garbage)
+        .secret_string("{not json")
+        .send()
+        .await
+        .unwrap();
+    let a = authorizer(&garbage, "300").await;
+    assert_eq!(
+        decide(&a, &real).await.unwrap_err(),
+        Rejection::RegistryUnavailable
+    );
+}
