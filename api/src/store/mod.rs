@@ -10,6 +10,7 @@ mod dynamodb;
 mod memory;
 
 use std::future::Future;
+use std::sync::Arc;
 
 pub use dynamodb::DynamoDbStore;
 pub use memory::MemoryStore;
@@ -133,4 +134,53 @@ pub trait ItemStore: Send + Sync {
         id: &ItemId,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
+}
+
+/// A shared store is a store: several handler instances over the same data
+/// (tests of racing writers, a local server with many connections).
+impl<T: ItemStore> ItemStore for Arc<T> {
+    fn create(
+        &self,
+        owner: &str,
+        item: &Item,
+        idempotency: Option<&IdempotencyRecord>,
+        now: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).create(owner, item, idempotency, now)
+    }
+
+    fn get(
+        &self,
+        owner: &str,
+        id: &ItemId,
+    ) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send {
+        (**self).get(owner, id)
+    }
+
+    fn list(
+        &self,
+        owner: &str,
+        limit: usize,
+        after: Option<&ItemId>,
+    ) -> impl Future<Output = Result<Page, StoreError>> + Send {
+        (**self).list(owner, limit, after)
+    }
+
+    fn replace(
+        &self,
+        owner: &str,
+        item: &Item,
+        expected_version: u64,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).replace(owner, item, expected_version)
+    }
+
+    fn delete(
+        &self,
+        owner: &str,
+        id: &ItemId,
+        expected_version: Option<u64>,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
+        (**self).delete(owner, id, expected_version)
+    }
 }
