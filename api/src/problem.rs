@@ -24,7 +24,8 @@ pub const RETRY_AFTER_SECONDS: &str = "1";
 /// Why a request was not served.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
-    /// No usable identity in the authorizer context (401).
+    /// No usable identity in the authorizer context: 401 without a usable
+    /// owner, 403 when the permissions cannot be read (fail closed).
     #[error("no identity")]
     Unauthenticated(#[source] IdentityError),
     /// The caller lacks the route's permission (403).
@@ -90,6 +91,9 @@ impl ApiError {
     /// The response status.
     pub fn status(&self) -> StatusCode {
         match self {
+            ApiError::Unauthenticated(
+                IdentityError::UnknownPermission(_) | IdentityError::MalformedPermissions,
+            ) => StatusCode::FORBIDDEN,
             ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound | ApiError::NotFound => StatusCode::NOT_FOUND,
@@ -120,6 +124,9 @@ impl ApiError {
 
     fn detail(&self) -> String {
         match self {
+            ApiError::Unauthenticated(
+                IdentityError::UnknownPermission(_) | IdentityError::MalformedPermissions,
+            ) => "The authorizer's permissions for this request are not understood.".into(),
             ApiError::Unauthenticated(_) => {
                 "The request carries no identity from the authorizer.".into()
             }
@@ -198,7 +205,7 @@ impl ApiError {
             HeaderValue::from_static("application/problem+json"),
         );
         match self {
-            ApiError::Unauthenticated(_) => {
+            ApiError::Unauthenticated(_) if status == StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             ApiError::MethodNotAllowed(allow) => {
@@ -272,6 +279,16 @@ mod tests {
     fn every_error_maps_to_its_status() {
         let cases: Vec<(ApiError, u16)> = vec![
             (ApiError::Unauthenticated(IdentityError::MissingOwner), 401),
+            (
+                ApiError::Unauthenticated(IdentityError::MalformedPermissions),
+                403,
+            ),
+            (
+                ApiError::Unauthenticated(IdentityError::UnknownPermission(
+                    policies::UnknownPermission("items:admin".into()),
+                )),
+                403,
+            ),
             (ApiError::Forbidden(Permission::ItemsWrite), 403),
             (ApiError::RouteNotFound, 404),
             (ApiError::MethodNotAllowed(&["GET", "POST"]), 405),

@@ -892,7 +892,7 @@ pub async fn permissions_are_rechecked_and_a_missing_owner_is_refused<B: Backend
         .by(&owner, "items:read items:superuser")
         .send(&app)
         .await
-        .problem(401);
+        .problem(403);
 
     // No owner in the context: refused, whatever the permissions.
     call("GET", "/items")
