@@ -11,7 +11,7 @@ use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
 use policies::{RouteMatch, match_route};
 use serde::Serialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
 use crate::cursor::CursorCodec;
 use crate::etag::{IfMatch, etag};
@@ -85,19 +85,18 @@ impl<S: ItemStore> App<S> {
             return Err(ApiError::Forbidden(route.permission));
         }
 
-        let headers = req.headers();
         if route.path == "/items" {
-            return if req.method() == Method::GET {
-                self.list(req, owner).await
-            } else {
-                self.create(req, owner).await
+            return match *req.method() {
+                Method::GET => self.list(req, owner).await,
+                Method::POST => self.create(req, owner).await,
+                _ => Err(ApiError::RouteNotFound),
             };
         }
 
         // Every other route is `/items/*`: the id is the last segment.
         let raw_id = path.rsplit('/').next().unwrap_or_default();
         let id = ItemId::parse(raw_id).map_err(ApiError::Validation)?;
-        let if_match = header_str(headers, &header::IF_MATCH)?.map(IfMatch::parse);
+        let if_match = header_str(req.headers(), &header::IF_MATCH)?.map(IfMatch::parse);
         let service = &self.service;
         match *req.method() {
             Method::GET => {
@@ -105,30 +104,26 @@ impl<S: ItemStore> App<S> {
                 item_response(StatusCode::OK, &item)
             }
             Method::PUT => {
-                let input =
-                    ItemInput::from_json(json_body(req, JSON)?).map_err(ApiError::Validation)?;
+                let input = ItemInput::from_object(json_object(req, BodyKind::Json)?)
+                    .map_err(ApiError::Validation)?;
                 let item = service
                     .replace(owner, &id, input, if_match.as_ref())
                     .await?;
                 item_response(StatusCode::OK, &item)
             }
             Method::PATCH => {
-                let patch =
-                    match json_body(req, "application/merge-patch+json or application/json")? {
-                        Value::Object(map) => map,
-                        _ => {
-                            return Err(ApiError::field("", "a merge patch must be a JSON object"));
-                        }
-                    };
+                let patch = json_object(req, BodyKind::MergePatch)?;
                 let item = service.patch(owner, &id, patch, if_match.as_ref()).await?;
                 item_response(StatusCode::OK, &item)
             }
-            _ => {
+            Method::DELETE => {
                 service.delete(owner, &id, if_match.as_ref()).await?;
                 let mut r = Response::new(Body::Empty);
                 *r.status_mut() = StatusCode::NO_CONTENT;
                 Ok(r)
             }
+            // The route table has no other method for `/items/*`.
+            _ => Err(ApiError::RouteNotFound),
         }
     }
 
@@ -180,7 +175,8 @@ impl<S: ItemStore> App<S> {
                 format!("must be 1-{IDEMPOTENCY_KEY_MAX} visible ASCII characters"),
             ));
         }
-        let input = ItemInput::from_json(json_body(req, JSON)?).map_err(ApiError::Validation)?;
+        let input = ItemInput::from_object(json_object(req, BodyKind::Json)?)
+            .map_err(ApiError::Validation)?;
         let created = self.service.create(owner, input, key).await?;
         let mut response = item_response(StatusCode::CREATED, &created.item)?;
         let headers = response.headers_mut();
@@ -226,10 +222,18 @@ fn header_str(
     }
 }
 
-/// The body as JSON, after the size and media type checks. `accepted` names
-/// the media types for the 415; `application/json` is always accepted, and
-/// `application/merge-patch+json` where `accepted` mentions it.
-fn json_body(req: &Request, accepted: &'static str) -> Result<Value, ApiError> {
+/// What a route accepts as its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    /// `application/json` only.
+    Json,
+    /// `application/merge-patch+json` or `application/json`.
+    MergePatch,
+}
+
+/// The body as a JSON object, after the size and media type checks
+/// (parameters such as `charset` and the case of the type do not matter).
+fn json_object(req: &Request, kind: BodyKind) -> Result<Map<String, Value>, ApiError> {
     let body: &[u8] = req.body().as_ref();
     if body.len() > MAX_BODY_BYTES {
         return Err(ApiError::PayloadTooLarge);
@@ -239,15 +243,21 @@ fn json_body(req: &Request, accepted: &'static str) -> Result<Value, ApiError> {
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .map(|v| v.split(';').next().unwrap_or_default().trim());
-    let ok = match essence {
+    let accepted = match essence {
         Some(t) if t.eq_ignore_ascii_case(JSON) => true,
-        Some(t) if t.eq_ignore_ascii_case(MERGE_PATCH) => accepted.contains(MERGE_PATCH),
+        Some(t) if t.eq_ignore_ascii_case(MERGE_PATCH) => kind == BodyKind::MergePatch,
         _ => false,
     };
-    if !ok {
-        return Err(ApiError::UnsupportedMediaType(accepted));
+    if !accepted {
+        return Err(ApiError::UnsupportedMediaType(match kind {
+            BodyKind::Json => JSON,
+            BodyKind::MergePatch => "application/merge-patch+json or application/json",
+        }));
     }
-    serde_json::from_slice(body).map_err(ApiError::InvalidJson)
+    match serde_json::from_slice(body).map_err(ApiError::InvalidJson)? {
+        Value::Object(map) => Ok(map),
+        _ => Err(ApiError::NotAnObject),
+    }
 }
 
 fn json_response<T: Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {

@@ -14,11 +14,16 @@
 //! and local runs.
 //!
 //! ```
-//! use api::{config::Config, cursor::CursorCodec, handler::App, store::MemoryStore};
+//! use api::{cursor::CursorCodec, handler::App, store::MemoryStore};
 //!
-//! let codec = CursorCodec::new(b"an example key of at least 32 bytes!").unwrap();
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let codec = CursorCodec::new(b"an example key of at least 32 bytes!")?;
 //! let app = App::new(MemoryStore::default(), codec);
-//! # let _ = app;
+//! let event = include_str!("../tests/fixtures/rest-post-item.json");
+//! let response = app.handle(lambda_http::request::from_str(event)?).await;
+//! assert_eq!(response.status(), 201);
+//! # Ok(())
+//! # }
 //! ```
 
 pub mod config;

@@ -2,6 +2,7 @@
 //! once, serve requests with [`api::App`].
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use api::App;
 use api::config::Config;
@@ -21,7 +22,16 @@ async fn main() -> Result<(), Error> {
 
     // A bad configuration stops the cold start with a message naming the variable.
     let config = Config::from_env()?;
-    let aws = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    // Bounded DynamoDB calls: a hung call becomes a 503 from this function
+    // rather than a Lambda timeout (a 502 from API Gateway).
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .operation_attempt_timeout(Duration::from_secs(2))
+        .operation_timeout(Duration::from_secs(5))
+        .build();
+    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .load()
+        .await;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
     let app = Arc::new(App::new(store, config.cursors));
 

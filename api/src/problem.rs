@@ -40,6 +40,9 @@ pub enum ApiError {
     /// The body is not JSON (400).
     #[error("the body is not valid JSON")]
     InvalidJson(#[source] serde_json::Error),
+    /// The body is JSON but not an object (400).
+    #[error("the body is not a JSON object")]
+    NotAnObject,
     /// Fields, path or query values are invalid (400).
     #[error("invalid input")]
     Validation(#[source] ValidationErrors),
@@ -98,9 +101,10 @@ impl ApiError {
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::InvalidJson(_) | ApiError::Validation(_) | ApiError::InvalidCursor(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            ApiError::InvalidJson(_)
+            | ApiError::NotAnObject
+            | ApiError::Validation(_)
+            | ApiError::InvalidCursor(_) => StatusCode::BAD_REQUEST,
             ApiError::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
@@ -137,6 +141,7 @@ impl ApiError {
             }
             // serde_json's message names the position, nothing internal.
             ApiError::InvalidJson(e) => format!("The body is not valid JSON: {e}."),
+            ApiError::NotAnObject => "The body must be a JSON object.".into(),
             ApiError::Validation(_) | ApiError::InvalidCursor(_) => {
                 "The request has invalid values; see errors.".into()
             }
@@ -296,6 +301,7 @@ mod tests {
                 ApiError::InvalidJson(serde_json::from_str::<Value>("{").unwrap_err()),
                 400,
             ),
+            (ApiError::NotAnObject, 400),
             (ApiError::field("name", "is required"), 400),
             (ApiError::InvalidCursor(CursorError::Malformed), 400),
             (ApiError::PayloadTooLarge, 413),

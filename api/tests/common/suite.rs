@@ -423,7 +423,10 @@ pub async fn patch_merges_validates_the_result_and_honours_if_match<B: Backend>(
         .json(json!(["name"]))
         .send(&app)
         .await;
-    bad.problem(400);
+    assert_eq!(
+        bad.problem(400)["detail"],
+        "The body must be a JSON object."
+    );
 
     call("PATCH", &path)
         .by(&owner, ALL)
@@ -746,6 +749,10 @@ pub async fn bad_input_gets_its_status_and_writes_nothing<B: Backend>(b: &B) {
             .unwrap()
             .contains("not valid JSON")
     );
+
+    let r = post().json(json!([{"name": "n"}])).send(&app).await;
+    assert_eq!(r.problem(400)["detail"], "The body must be a JSON object.");
+    assert!(r.body.get("errors").is_none());
 
     let r = post()
         .json(json!({"name": 5, "tags": "x"}))
