@@ -173,10 +173,9 @@ impl ItemStore for DynamoDbStore {
             },
             _ => return Err(classify(err)),
         };
-        let code = |i: usize| reasons.get(i).and_then(|c| c.as_deref());
-        match (code(0), code(1)) {
-            (_, Some("ConditionalCheckFailed")) => match self.get_record(owner, &record.key).await?
-            {
+        let reasons: Vec<Option<&str>> = reasons.iter().map(Option::as_deref).collect();
+        match cancellation(&reasons) {
+            Cancelled::KeyTaken => match self.get_record(owner, &record.key).await? {
                 Some(live) if live.expires_at > now => {
                     Err(StoreError::IdempotencyKeyUsed(Box::new(live)))
                 }
@@ -184,15 +183,11 @@ impl ItemStore for DynamoDbStore {
                 // is unclear, so let the client retry.
                 _ => Err(StoreError::IdempotencyKeyInFlight),
             },
-            (Some("ConditionalCheckFailed"), _) => Err(StoreError::AlreadyExists),
-            (Some("TransactionConflict"), _) | (_, Some("TransactionConflict")) => {
-                Err(StoreError::IdempotencyKeyInFlight)
-            }
-            (a, b) => match classify_code(a.or(b)) {
-                Class::Throttled => Err(StoreError::Throttled(Box::new(err))),
-                Class::Unavailable => Err(StoreError::Unavailable(Box::new(err))),
-                Class::Other => Err(StoreError::Backend(Box::new(err))),
-            },
+            Cancelled::IdTaken => Err(StoreError::AlreadyExists),
+            Cancelled::Conflict => Err(StoreError::IdempotencyKeyInFlight),
+            Cancelled::Other(Class::Throttled) => Err(StoreError::Throttled(Box::new(err))),
+            Cancelled::Other(Class::Unavailable) => Err(StoreError::Unavailable(Box::new(err))),
+            Cancelled::Other(Class::Other) => Err(StoreError::Backend(Box::new(err))),
         }
     }
 
@@ -325,6 +320,32 @@ fn item_key(id: &str) -> String {
 
 fn idem_key(key: &str) -> String {
     format!("IDEM#{key}")
+}
+
+/// Why the create transaction (item first, record second) was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Cancelled {
+    /// The record's condition failed: a live record holds the key.
+    KeyTaken,
+    /// The item's condition failed: the id is taken.
+    IdTaken,
+    /// Another transaction on the same items is in flight.
+    Conflict,
+    /// Something else, classified by the first reason that is not `None`.
+    Other(Class),
+}
+
+/// Reads the cancellation reasons, one per action in order.
+fn cancellation(reasons: &[Option<&str>]) -> Cancelled {
+    let code = |i: usize| reasons.get(i).copied().flatten();
+    match (code(0), code(1)) {
+        (_, Some("ConditionalCheckFailed")) => Cancelled::KeyTaken,
+        (Some("ConditionalCheckFailed"), _) => Cancelled::IdTaken,
+        (Some("TransactionConflict"), _) | (_, Some("TransactionConflict")) => Cancelled::Conflict,
+        _ => Cancelled::Other(classify_code(
+            reasons.iter().copied().flatten().find(|c| *c != "None"),
+        )),
+    }
 }
 
 /// What an SDK error means for the client.
@@ -542,6 +563,31 @@ mod tests {
         assert_eq!(a["sk"], AttributeValue::S("IDEM#k-1".into()));
         assert_eq!(a["expiresAt"], AttributeValue::N("1800000000".into()));
         assert_eq!(record_from_attrs("k-1", &a).unwrap(), r);
+    }
+
+    #[test]
+    fn cancelled_creates_are_told_apart_by_their_reasons() {
+        let c = |r: &[Option<&str>]| cancellation(r);
+        let ccf = Some("ConditionalCheckFailed");
+        let none = Some("None");
+        assert_eq!(c(&[none, ccf]), Cancelled::KeyTaken);
+        // Both taken: the key wins, so a retry is answered from its record.
+        assert_eq!(c(&[ccf, ccf]), Cancelled::KeyTaken);
+        assert_eq!(c(&[ccf, none]), Cancelled::IdTaken);
+        assert_eq!(c(&[none, Some("TransactionConflict")]), Cancelled::Conflict);
+        assert_eq!(
+            c(&[none, Some("ThrottlingError")]),
+            Cancelled::Other(Class::Throttled)
+        );
+        assert_eq!(
+            c(&[Some("ProvisionedThroughputExceeded"), none]),
+            Cancelled::Other(Class::Throttled)
+        );
+        assert_eq!(
+            c(&[none, Some("ValidationError")]),
+            Cancelled::Other(Class::Other)
+        );
+        assert_eq!(c(&[]), Cancelled::Other(Class::Other));
     }
 
     #[test]
