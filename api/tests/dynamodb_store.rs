@@ -10,7 +10,6 @@
 #[macro_use]
 mod common;
 
-use api::App;
 use api::store::{DynamoDbStore, ItemStore, StoreError};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::types::{
@@ -27,11 +26,8 @@ struct Dynamo {
 impl Backend for Dynamo {
     type Store = DynamoDbStore;
     /// A new client per handler instance, as separate Lambda instances have.
-    fn app(&self) -> App<DynamoDbStore> {
-        App::new(
-            DynamoDbStore::new(Client::new(&self.sdk), &self.table),
-            common::codec(),
-        )
+    fn store(&self) -> DynamoDbStore {
+        DynamoDbStore::new(Client::new(&self.sdk), &self.table)
     }
 }
 

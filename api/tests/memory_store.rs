@@ -7,7 +7,6 @@ mod common;
 
 use std::sync::Arc;
 
-use api::App;
 use api::store::MemoryStore;
 use common::suite::Backend;
 
@@ -15,8 +14,8 @@ struct Memory(Arc<MemoryStore>);
 
 impl Backend for Memory {
     type Store = Arc<MemoryStore>;
-    fn app(&self) -> App<Arc<MemoryStore>> {
-        App::new(Arc::clone(&self.0), common::codec())
+    fn store(&self) -> Arc<MemoryStore> {
+        Arc::clone(&self.0)
     }
 }
 

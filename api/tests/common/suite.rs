@@ -3,9 +3,11 @@
 //! `dynamodb_store.rs` run every test here against their store.
 
 use std::collections::HashSet;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use api::App;
 use api::item::{Item, ItemId};
+use api::service::Service;
 use api::store::{ItemStore, StoreError};
 use serde_json::{Value, json};
 
@@ -15,7 +17,27 @@ use super::{ALL, Resp, call, unique_owner};
 /// new Lambda instance would be) over the same data.
 pub trait Backend {
     type Store: ItemStore;
-    fn app(&self) -> App<Self::Store>;
+    /// A new handler instance over the backend's data.
+    fn app(&self) -> App<Self::Store> {
+        App::new(self.store(), super::codec())
+    }
+    /// A new store instance over the backend's data.
+    fn store(&self) -> Self::Store;
+    /// A handler instance whose clock is `clock`.
+    fn app_at(&self, clock: fn() -> SystemTime) -> App<Self::Store> {
+        App::with_service(Service::with_clock(self.store(), clock), super::codec())
+    }
+}
+
+/// Instants for the idempotency expiry tests.
+fn day_0() -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_800_000_000)
+}
+fn day_0_plus_23h() -> SystemTime {
+    day_0() + Duration::from_secs(23 * 3600)
+}
+fn day_0_plus_25h() -> SystemTime {
+    day_0() + Duration::from_secs(25 * 3600)
 }
 
 /// Defines one `#[tokio::test]` per suite test, each with a fresh backend
@@ -39,6 +61,7 @@ macro_rules! behaviour_suite {
             an_idempotent_retry_returns_the_first_item,
             an_idempotency_key_reused_with_another_body_is_409,
             idempotency_keys_are_per_owner,
+            an_idempotency_key_is_honoured_for_24_hours_then_free,
             bad_input_gets_its_status_and_writes_nothing,
             permissions_are_rechecked_and_a_missing_owner_is_refused,
         );
@@ -730,6 +753,34 @@ pub async fn idempotency_keys_are_per_owner<B: Backend>(b: &B) {
     assert_eq!((a.status, b2.status), (201, 201));
     assert_ne!(a.body["id"], b2.body["id"]);
     assert_eq!(b2.header("idempotent-replayed"), None);
+}
+
+pub async fn an_idempotency_key_is_honoured_for_24_hours_then_free<B: Backend>(b: &B) {
+    let owner = unique_owner("idem-ttl");
+    let post = |name: &str| {
+        call("POST", "/items")
+            .by(&owner, ALL)
+            .header("Idempotency-Key", "daily")
+            .json(json!({ "name": name }))
+    };
+    let first = post("first").send(&b.app_at(day_0)).await;
+    assert_eq!(first.status, 201);
+    assert_eq!(first.body["createdAt"], "2027-01-15T08:00:00.000Z");
+
+    let later = b.app_at(day_0_plus_23h);
+    let replay = post("first").send(&later).await;
+    assert_eq!(replay.body, first.body);
+    post("other").send(&later).await.problem(409);
+
+    // Expired (even if TTL has not deleted the record yet): the key is free.
+    let next_day = b.app_at(day_0_plus_25h);
+    let fresh = post("other").send(&next_day).await;
+    assert_eq!(fresh.status, 201, "{}", fresh.body);
+    assert_ne!(fresh.body["id"], first.body["id"]);
+    assert_eq!(fresh.header("idempotent-replayed"), None);
+    let again = post("other").send(&next_day).await;
+    assert_eq!(again.body, fresh.body);
+    assert_eq!(list_all(&next_day, &owner).await.len(), 2);
 }
 
 pub async fn bad_input_gets_its_status_and_writes_nothing<B: Backend>(b: &B) {
