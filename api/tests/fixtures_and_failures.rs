@@ -1,0 +1,207 @@
+//! The JSON event fixtures through the whole handler, and the mapping of
+//! storage failures to responses, with a store that fails on purpose.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use api::App;
+use api::item::{Item, ItemId};
+use api::store::{IdempotencyRecord, ItemStore, MemoryStore, Page, StoreError};
+use common::{HTTP_V2_GET_ITEM, REST_GET_ITEMS, REST_NO_AUTHORIZER, REST_POST_ITEM, codec, send};
+use lambda_http::request::from_str;
+use lambda_http::{RequestExt, request::RequestContext};
+use serde_json::{Value, json};
+
+#[test]
+fn every_fixture_parses_as_its_api_gateway_event() {
+    for (name, text, v2) in [
+        ("rest-get-items", REST_GET_ITEMS, false),
+        ("rest-post-item", REST_POST_ITEM, false),
+        ("rest-no-authorizer", REST_NO_AUTHORIZER, false),
+        ("http-v2-get-item", HTTP_V2_GET_ITEM, true),
+    ] {
+        let req = from_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+        match req.request_context_ref() {
+            Some(RequestContext::ApiGatewayV1(_)) => assert!(!v2, "{name}"),
+            Some(RequestContext::ApiGatewayV2(_)) => assert!(v2, "{name}"),
+            other => panic!("{name}: {other:?}"),
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_rest_post_fixture_creates_an_item_for_the_partner() {
+    let app = App::new(MemoryStore::default(), codec());
+    let r = send(&app, from_str(REST_POST_ITEM).unwrap()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.body["name"], "Invoice 42");
+    assert_eq!(r.body["tags"], json!(["billing", "2026"]));
+    // Retrying the very same event (same Idempotency-Key) replays it.
+    let again = send(&app, from_str(REST_POST_ITEM).unwrap()).await;
+    assert_eq!(again.body, r.body);
+    assert_eq!(again.header("idempotent-replayed"), Some("true"));
+    let page = app
+        .service()
+        .list("partner:acme00000001", 10, None)
+        .await
+        .unwrap();
+    assert_eq!(page.items.len(), 1);
+}
+
+#[tokio::test]
+async fn the_rest_get_fixture_lists_the_owners_items() {
+    let app = App::new(MemoryStore::default(), codec());
+    let owner = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+    for i in 0..12 {
+        common::call("POST", "/items")
+            .by(owner, common::ALL)
+            .json(json!({ "name": format!("n{i}") }))
+            .send(&app)
+            .await;
+    }
+    let r = send(&app, from_str(REST_GET_ITEMS).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(
+        r.body["items"].as_array().unwrap().len(),
+        10,
+        "limit=10 from the query"
+    );
+    assert!(r.body["nextCursor"].is_string());
+}
+
+#[tokio::test]
+async fn an_event_without_authorizer_context_is_refused_whatever_its_headers_say() {
+    let app = App::new(MemoryStore::default(), codec());
+    let r = send(&app, from_str(REST_NO_AUTHORIZER).unwrap()).await;
+    r.problem(401);
+    assert_eq!(r.header("www-authenticate"), Some("Bearer"));
+}
+
+#[tokio::test]
+async fn an_http_api_v2_event_is_served_with_the_lambda_authorizer_context() {
+    let app = App::new(MemoryStore::default(), codec());
+    let owner = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+    let created = common::call("POST", "/items")
+        .by(owner, common::ALL)
+        .json(json!({"name": "v2"}))
+        .send(&app)
+        .await;
+    let id = created.body["id"].as_str().unwrap();
+    let event = HTTP_V2_GET_ITEM.replace("ITEM_ID", id);
+    let r = send(&app, from_str(&event).unwrap()).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["name"], "v2");
+    assert_eq!(r.header("etag"), Some("\"1\""));
+
+    // The v2 context grants only items:read.
+    let mut put: Value = serde_json::from_str(&event).unwrap();
+    put["requestContext"]["http"]["method"] = json!("DELETE");
+    put["routeKey"] = json!("DELETE /items/{id}");
+    let r = send(&app, from_str(&put.to_string()).unwrap()).await;
+    r.problem(403);
+}
+
+/// A store whose every operation fails with the error `make` builds.
+struct FailingStore(fn() -> StoreError);
+
+impl ItemStore for FailingStore {
+    async fn create(
+        &self,
+        _: &str,
+        _: &Item,
+        _: Option<&IdempotencyRecord>,
+        _: u64,
+    ) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn get(&self, _: &str, _: &ItemId) -> Result<Option<Item>, StoreError> {
+        Err((self.0)())
+    }
+    async fn list(&self, _: &str, _: usize, _: Option<&ItemId>) -> Result<Page, StoreError> {
+        Err((self.0)())
+    }
+    async fn replace(&self, _: &str, _: &Item, _: u64) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+    async fn delete(&self, _: &str, _: &ItemId, _: Option<u64>) -> Result<(), StoreError> {
+        Err((self.0)())
+    }
+}
+
+fn every_route() -> Vec<common::Call> {
+    let id = "/items/0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+    vec![
+        common::call("GET", "/items"),
+        common::call("POST", "/items").json(json!({"name": "n"})),
+        common::call("GET", id),
+        common::call("PUT", id).json(json!({"name": "n"})),
+        common::call("PATCH", id).json(json!({"name": "n"})),
+        common::call("DELETE", id),
+        common::call("DELETE", id).header("If-Match", "\"1\""),
+    ]
+}
+
+#[tokio::test]
+async fn throttling_is_a_503_with_retry_after_on_every_route() {
+    let app = App::new(
+        FailingStore(|| {
+            StoreError::Throttled("ProvisionedThroughputExceededException on table-x".into())
+        }),
+        codec(),
+    );
+    for c in every_route() {
+        let r = c.by("o", common::ALL).send(&app).await;
+        let body = r.problem(503);
+        assert_eq!(r.header("retry-after"), Some("1"));
+        assert!(!body.to_string().contains("table-x"), "{body}");
+    }
+}
+
+#[tokio::test]
+async fn an_unavailable_table_is_a_503() {
+    let app = App::new(
+        FailingStore(|| StoreError::Unavailable("connect timeout".into())),
+        codec(),
+    );
+    let r = common::call("GET", "/items")
+        .by("o", common::ALL)
+        .send(&app)
+        .await;
+    r.problem(503);
+    assert_eq!(r.header("retry-after"), Some("1"));
+}
+
+#[tokio::test]
+async fn other_failures_are_a_500_without_internals_on_every_route() {
+    for make in [
+        (|| StoreError::Backend("ValidationException: arn:aws:dynamodb:x".into()))
+            as fn() -> StoreError,
+        || StoreError::Corrupt("attribute version is not a number".into()),
+    ] {
+        let app = App::new(FailingStore(make), codec());
+        for c in every_route() {
+            let r = c.by("o", common::ALL).send(&app).await;
+            let body = r.problem(500);
+            assert_eq!(body["detail"], "An internal error occurred.");
+            assert!(r.header("retry-after").is_none());
+            let text = body.to_string();
+            assert!(
+                !text.contains("arn:") && !text.contains("attribute"),
+                "{text}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_idempotency_key_in_flight_is_a_409_with_retry_after() {
+    let app = App::new(FailingStore(|| StoreError::IdempotencyKeyInFlight), codec());
+    let r = common::call("POST", "/items")
+        .by("o", common::ALL)
+        .header("Idempotency-Key", "k")
+        .json(json!({"name": "n"}))
+        .send(&app)
+        .await;
+    r.problem(409);
+    assert_eq!(r.header("retry-after"), Some("1"));
+}
