@@ -42,24 +42,27 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.rfile.read(int(self.headers.get("Content-Length", 0)))
         State.posted_at = time.perf_counter(); self.reply(b"{}"); State.done.set()
 
-server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-server.daemon_threads = True
-port = server.server_address[1]
-threading.Thread(target=server.serve_forever, daemon=True).start()
-
-env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
+def env_for(port):
+    return dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
     AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
     AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME="f",
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="1",
     COGNITO_USER_POOL_ID="us-east-1_Cold1", COGNITO_CLIENT_IDS="c1",
     JWKS_URI=f"http://127.0.0.1:{port}/jwks.json", RUST_LOG="off")
+
 inits, firsts = [], []
 for _ in range(runs):
+    # A server per run, so a killed process's late request cannot reach the next run.
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     State.next_at = State.posted_at = None; State.served = False; State.done.clear()
     start = time.perf_counter()
-    proc = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen([binary], env=env_for(server.server_address[1]),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     State.done.wait(10)
     proc.kill(); proc.wait()
+    State.done.set(); server.shutdown(); server.server_close()
     if State.next_at is None or State.posted_at is None:
         sys.exit("the binary never completed an invocation")
     inits.append((State.next_at - start) * 1000); firsts.append((State.posted_at - State.handed_at) * 1000)
