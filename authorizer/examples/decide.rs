@@ -21,11 +21,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ("COGNITO_USER_POOL_ID", POOL),
         ("COGNITO_CLIENT_IDS", "democlient"),
     ];
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })?;
+    let config = Config::from_pairs(&vars)?;
     let key = SigningKey::rsa("demo-key", SigAlg::RS256)?;
     let authorizer = AuthorizerBuilder::new(&config)
         .jwks_source(Arc::new(StaticJwks::new(&jwks(&[&key]))))

@@ -103,6 +103,17 @@ impl Config {
         Self::from_lookup(|name| std::env::var(name).ok())
     }
 
+    /// Reads the configuration from name/value pairs (tests, examples, the
+    /// local stack), with the same rules as the environment.
+    pub fn from_pairs<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| {
+            pairs
+                .iter()
+                .find(|(k, _)| k.as_ref() == name)
+                .map(|(_, v)| v.as_ref().to_owned())
+        })
+    }
+
     /// Reads the configuration through `lookup` (the environment in
     /// production, a map in tests). Empty values count as unset, because
     /// CloudFormation cannot leave a variable out conditionally.

@@ -1,9 +1,8 @@
 //! The authorizer end to end in process: events in, responses or the exact
 //! rejection out, with tokens signed by keys generated in the test.
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use policies::{Effect, INVOKE_ACTION, evaluate};
@@ -13,7 +12,7 @@ use crate::https::BoxFuture;
 use crate::jwk::{JwkMismatch, KeyKind};
 use crate::jwt::SigAlg;
 use crate::revocation::RevocationCheck;
-use crate::testkit::{SigningKey, StaticJwks, access_claims, jwks};
+use crate::testkit::{LogSink, SigningKey, StaticJwks, access_claims, jwks};
 use crate::{
     Authorizer, AuthorizerBuilder, AuthorizerEvent, Config, Failure, HandlerError, Rejection,
 };
@@ -41,12 +40,12 @@ fn ec_key() -> &'static SigningKey {
 }
 
 fn config(extra: &[(&str, &str)]) -> Config {
-    let mut vars: HashMap<&str, &str> = HashMap::from([
+    let mut vars = vec![
         ("COGNITO_USER_POOL_ID", POOL),
         ("COGNITO_CLIENT_IDS", CLIENT),
-    ]);
-    vars.extend(extra.iter().copied());
-    Config::from_lookup(|k| vars.get(k).map(|v| (*v).to_owned())).unwrap()
+    ];
+    vars.extend_from_slice(extra);
+    Config::from_pairs(&vars).unwrap()
 }
 
 fn authorizer_with(config: &Config, source: StaticJwks) -> Authorizer {
@@ -368,8 +367,7 @@ fn leeway_from_the_configuration_is_applied() {
 
 #[test]
 fn credentials_for_a_disabled_path_are_refused() {
-    let keys_only =
-        Config::from_lookup(|k| (k == "API_KEYS_SECRET_ID").then(|| "s".to_owned())).unwrap();
+    let keys_only = Config::from_pairs(&[("API_KEYS_SECRET_ID", "s")]).unwrap();
     let a = AuthorizerBuilder::new(&keys_only).build();
     assert_eq!(rejection(&a, &token(&claims())), Rejection::JwtDisabled);
     let event = AuthorizerEvent::token("ApiKey pk_abc", ARN);
@@ -507,23 +505,9 @@ fn revocation_is_not_asked_when_the_signature_already_failed() {
     assert_eq!(calls.calls.load(Ordering::SeqCst), 0);
 }
 
-/// A log sink for one test.
-#[derive(Clone, Default)]
-struct Sink(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Sink {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 #[test]
 fn each_decision_logs_one_json_line_without_the_token() {
-    let sink = Sink::default();
+    let sink = LogSink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -551,7 +535,7 @@ fn each_decision_logs_one_json_line_without_the_token() {
         let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {good}"), ARN)));
         let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {bad}"), ARN)));
     });
-    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let text = sink.contents();
     let decisions: Vec<Value> = text
         .lines()
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
@@ -607,7 +591,7 @@ fn api_key_decisions_log_the_key_id_never_the_key_or_its_hash() {
         }],
     };
     let store = crate::apikey::store::MemorySecretStore::with(serde_json::to_string(&doc).unwrap());
-    let sink = Sink::default();
+    let sink = LogSink::default();
     let writer = sink.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
@@ -625,7 +609,7 @@ fn api_key_decisions_log_the_key_id_never_the_key_or_its_hash() {
         )));
         assert!(r.is_ok());
     });
-    let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+    let text = sink.contents();
     assert!(text.contains(&format!("key:{}", key.id())), "{text}");
     assert!(!text.contains(&key.expose()[16..]));
     let hash = crate::apikey::registry::hash_hex(key.expose());

@@ -201,3 +201,33 @@ impl JwksSource for StaticJwks {
         Box::pin(async move { Ok(body) })
     }
 }
+
+/// Captures log output, for tests that check what reaches the log: install a
+/// subscriber with `.with_writer(move || sink.clone())`.
+#[derive(Debug, Clone, Default)]
+pub struct LogSink(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl LogSink {
+    /// Everything written so far.
+    pub fn contents(&self) -> String {
+        let bytes = self
+            .0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        String::from_utf8_lossy(&bytes).into_owned()
+    }
+}
+
+impl std::io::Write for LogSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}

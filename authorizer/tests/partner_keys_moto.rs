@@ -62,12 +62,7 @@ async fn authorizer(secret: &str, cache_seconds: &str) -> Authorizer {
         ("API_KEYS_SECRET_ID", secret),
         ("API_KEYS_CACHE_SECONDS", cache_seconds),
     ];
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
+    let config = Config::from_pairs(&vars).unwrap();
     Authorizer::from_config(&config).await.unwrap()
 }
 

@@ -43,12 +43,7 @@ fn bench(c: &mut Criterion) {
         ("COGNITO_USER_POOL_ID", POOL),
         ("COGNITO_CLIENT_IDS", "client1"),
     ];
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
+    let config = Config::from_pairs(&vars).unwrap();
     let a = AuthorizerBuilder::new(&config)
         .jwks_source(Arc::new(StaticJwks::new(&jwks(&[&key]))))
         .build();
@@ -154,12 +149,7 @@ fn partner_keys(c: &mut Criterion, rt: &tokio::runtime::Runtime) {
     });
     let store = MemorySecretStore::with(serde_json::to_string(&RegistryDocument { keys }).unwrap());
     let vars = [("API_KEYS_SECRET_ID", "registry")];
-    let config = Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap();
+    let config = Config::from_pairs(&vars).unwrap();
     let a = AuthorizerBuilder::new(&config)
         .secret_store(Arc::new(store))
         .build();

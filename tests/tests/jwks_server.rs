@@ -99,12 +99,7 @@ fn config(jwks_uri: &str, timeout_ms: &str) -> Config {
         ("JWKS_URI", jwks_uri),
         ("JWKS_TIMEOUT_MS", timeout_ms),
     ];
-    Config::from_lookup(|k| {
-        vars.iter()
-            .find(|(n, _)| *n == k)
-            .map(|(_, v)| (*v).to_owned())
-    })
-    .unwrap()
+    Config::from_pairs(&vars).unwrap()
 }
 
 fn now() -> u64 {
@@ -139,6 +134,36 @@ async fn decide(a: &Authorizer, token: &str) -> Result<(), Rejection> {
         Err(Failure::Unauthorized(why)) => Err(why),
         Err(other) => panic!("unexpected failure {other:?}"),
     }
+}
+
+/// 50 tokens with made-up `kid`s (signed by a real key), decided all at once.
+async fn fifty_made_up_kids(a: &Arc<Authorizer>) -> Vec<Result<(), Rejection>> {
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let a = a.clone();
+            tokio::spawn(async move {
+                let header = json!({"alg": "RS256", "kid": format!("made-up-{i}")});
+                let claims = access_claims(
+                    ISSUER,
+                    "client1",
+                    "u",
+                    "aws.cognito.signin.user.admin",
+                    &[],
+                    now(),
+                );
+                decide(
+                    &a,
+                    &key("kid-a").sign_with_header(&header, &claims).unwrap(),
+                )
+                .await
+            })
+        })
+        .collect();
+    let mut results = Vec::new();
+    for t in tasks {
+        results.push(t.await.unwrap());
+    }
+    results
 }
 
 fn serve(keys: &[&SigningKey]) -> Mode {
@@ -192,26 +217,9 @@ async fn fifty_concurrent_random_kids_cause_at_most_one_fetch_per_cooldown() {
     );
     // Let the cold-start fetch's cool-down pass would take 10 s; instead show
     // that within it, 50 made-up kids, all at once, fetch nothing more.
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let a = a.clone();
-        tasks.push(tokio::spawn(async move {
-            let header = json!({"alg": "RS256", "kid": format!("made-up-{i}")});
-            let claims = access_claims(
-                ISSUER,
-                "client1",
-                "u",
-                "aws.cognito.signin.user.admin",
-                &[],
-                now(),
-            );
-            let forged = key("kid-a").sign_with_header(&header, &claims).unwrap();
-            decide(&a, &forged).await
-        }));
-    }
-    for (i, t) in tasks.into_iter().enumerate() {
+    for (i, result) in fifty_made_up_kids(&a).await.into_iter().enumerate() {
         assert_eq!(
-            t.await.unwrap(),
+            result,
             Err(Rejection::UnknownKid {
                 kid: format!("made-up-{i}")
             })
@@ -233,31 +241,8 @@ async fn fifty_concurrent_random_kids_on_a_cold_cache_cause_exactly_one_fetch() 
             .jwks_source(Arc::new(source))
             .build(),
     );
-    let mut tasks = Vec::new();
-    for i in 0..50 {
-        let a = a.clone();
-        tasks.push(tokio::spawn(async move {
-            let header = json!({"alg": "RS256", "kid": format!("made-up-{i}")});
-            let claims = access_claims(
-                ISSUER,
-                "client1",
-                "u",
-                "aws.cognito.signin.user.admin",
-                &[],
-                now(),
-            );
-            decide(
-                &a,
-                &key("kid-a").sign_with_header(&header, &claims).unwrap(),
-            )
-            .await
-        }));
-    }
-    for t in tasks {
-        assert!(matches!(
-            t.await.unwrap(),
-            Err(Rejection::UnknownKid { .. })
-        ));
+    for result in fifty_made_up_kids(&a).await {
+        assert!(matches!(result, Err(Rejection::UnknownKid { .. })));
     }
     assert_eq!(server.hits(), 1);
 }

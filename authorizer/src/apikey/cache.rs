@@ -174,7 +174,6 @@ mod tests {
     use super::*;
     use crate::apikey::store::{MemorySecretStore, StoredVersion};
     use crate::https::BoxFuture;
-    use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A store that fails while `down` is set.
@@ -203,19 +202,6 @@ mod tests {
         }
     }
 
-    #[derive(Clone, Default)]
-    struct Sink(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Sink {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     #[test]
     fn the_cause_is_logged_once_per_failure_streak() {
         let store = Arc::new(Flaky {
@@ -223,7 +209,7 @@ mod tests {
             inner: MemorySecretStore::with(r#"{"keys":[]}"#),
         });
         let cache = RegistryCache::new(store.clone(), Duration::from_secs(300));
-        let sink = Sink::default();
+        let sink = crate::testkit::LogSink::default();
         let writer = sink.clone();
         let subscriber = tracing_subscriber::fmt()
             .with_writer(move || writer.clone())
@@ -242,7 +228,7 @@ mod tests {
                 assert!(rt.block_on(cache.warm_up()).is_err());
             }
         });
-        let text = String::from_utf8(sink.0.lock().unwrap().clone()).unwrap();
+        let text = sink.contents();
         assert_eq!(text.matches("registry unreadable").count(), 2, "{text}");
         assert_eq!(text.matches("readable again").count(), 1, "{text}");
     }
