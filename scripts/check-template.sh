@@ -4,6 +4,9 @@
 #   cfn-lint              CloudFormation's linter, on the transformed template
 #   checkov               security policies; a finding that does not apply is
 #                         skipped in the resource's Metadata with a reason
+#   check-transformed.py  what SAM generates: one stage, every method but the
+#                         OPTIONS preflight behind the TOKEN authorizer, Lambda
+#                         permissions scoped to this API
 # Usage: scripts/check-template.sh [--build]   (--build also runs scripts/sam-build.sh)
 # The template's own invariants are tested in tests/tests/template.rs.
 set -euo pipefail
@@ -25,6 +28,7 @@ step "sam validate --lint" .venv-sam/bin/sam validate --lint --template-file tem
 step "cfn-lint" .venv-sam/bin/cfn-lint template.yaml
 step "checkov" .venv-checkov/bin/checkov -f template.yaml --framework cloudformation \
   --skip-download --quiet --compact
+step "SAM's output" .venv-sam/bin/python scripts/check-transformed.py template.yaml
 if [ "${1:-}" = "--build" ]; then
   step "sam build" scripts/sam-build.sh
 fi
