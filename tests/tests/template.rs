@@ -19,9 +19,10 @@ use serde_yaml_ng::{Mapping, Value};
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
 
-/// Every variable the api reads. Must match the api crate's configuration;
-/// to be replaced by its own list when the api lands.
-const API_VARIABLES: &[&str] = &["TABLE_NAME"];
+/// Every variable the api reads: `api::config::VARIABLES` as merged on main
+/// (75207d7). This branch's api is still a placeholder; on merge, use the
+/// crate's constant instead of this copy.
+const API_VARIABLES: &[&str] = &["TABLE_NAME", "CURSOR_KEY"];
 
 /// Actions that have no resource-level permissions, so `"*"` is the only
 /// resource they can be granted on.
