@@ -503,3 +503,77 @@ fn the_outputs_a_deployment_needs_are_there() {
         assert!(outputs.contains_key(name), "output {name}");
     }
 }
+
+#[test]
+fn api_gateway_answers_its_own_errors_as_json_with_the_cors_header() {
+    let t = template();
+    let (_, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let props = get(api, "Properties").expect("Api properties");
+    // The preflight must stay reachable without credentials.
+    assert!(get(props, "Cors").is_some(), "CORS is configured");
+    assert_eq!(
+        get(props, "Auth")
+            .and_then(|a| get(a, "AddDefaultAuthorizerToCorsPreflight"))
+            .and_then(Value::as_bool),
+        Some(false)
+    );
+    let responses = get(props, "GatewayResponses").expect("GatewayResponses");
+    // 401 (authorizer Unauthorized), 403 (Deny policy), 429 (throttle, quota), 5xx.
+    for (kind, status) in [
+        ("UNAUTHORIZED", Some("401")),
+        ("ACCESS_DENIED", Some("403")),
+        ("THROTTLED", Some("429")),
+        ("QUOTA_EXCEEDED", Some("429")),
+        ("DEFAULT_5XX", None),
+    ] {
+        let r = get(responses, kind).unwrap_or_else(|| panic!("gateway response {kind}"));
+        assert_eq!(str_at(r, &["StatusCode"]), status, "{kind}");
+        assert!(
+            get(r, "ResponseParameters")
+                .and_then(|p| get(p, "Headers"))
+                .and_then(|h| get(h, "Access-Control-Allow-Origin"))
+                .is_some(),
+            "{kind} carries the CORS header"
+        );
+        let body = str_at(r, &["ResponseTemplates", "application/json"])
+            .unwrap_or_else(|| panic!("{kind} has a JSON body"));
+        assert!(
+            body.starts_with('{') && body.ends_with('}'),
+            "{kind}: {body}"
+        );
+    }
+}
+
+#[test]
+fn the_table_has_the_keys_and_ttl_the_api_uses_and_outlives_the_stack() {
+    let t = template();
+    let tables = of_type(&t, "AWS::DynamoDB::Table");
+    let [(_, table)] = tables.as_slice() else {
+        panic!("expected one table, found {}", tables.len());
+    };
+    assert_eq!(str_at(table, &["DeletionPolicy"]), Some("Retain"));
+    assert_eq!(str_at(table, &["UpdateReplacePolicy"]), Some("Retain"));
+    let props = get(table, "Properties").expect("table properties");
+    let keys: Vec<_> = get(props, "KeySchema")
+        .and_then(Value::as_sequence)
+        .expect("KeySchema")
+        .iter()
+        .map(|k| (str_at(k, &["AttributeName"]), str_at(k, &["KeyType"])))
+        .collect();
+    assert_eq!(
+        keys,
+        [(Some("pk"), Some("HASH")), (Some("sk"), Some("RANGE"))]
+    );
+    // The attribute the api's idempotency records carry their expiry in.
+    assert_eq!(
+        str_at(props, &["TimeToLiveSpecification", "AttributeName"]),
+        Some("expiresAt")
+    );
+    assert_eq!(
+        get(props, "PointInTimeRecoverySpecification")
+            .and_then(|p| get(p, "PointInTimeRecoveryEnabled"))
+            .and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(str_at(props, &["BillingMode"]), Some("PAY_PER_REQUEST"));
+}
