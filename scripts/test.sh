@@ -14,5 +14,9 @@ echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== tests (against moto server)"
+echo "== template.yaml: sam validate --lint, cfn-lint, checkov (tools in .venv-sam, .venv-checkov)"
+scripts/check-template.sh
+echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
+echo "== sam build: both functions' arm64 bootstrap binaries (cargo-lambda and zig in .venv-lambda)"
+scripts/sam-build.sh

@@ -1,0 +1,577 @@
+//! The invariants of `template.yaml` that `sam validate`, cfn-lint and
+//! checkov cannot know, because they need the code: every route of
+//! `policies::ROUTES` is served behind the authorizer, each function's
+//! environment is exactly what its code reads, no IAM statement grants a
+//! wildcard action, and every binary the template builds exists in the
+//! workspace.
+//!
+//! The template is read with `include_str!`, so editing it re-runs these
+//! tests. CloudFormation's short-form tags (`!Ref`, `!GetAtt`, `!Sub`) parse
+//! as tagged values; [`untag`] looks through them.
+
+// Test code: a panic is how a failure is reported.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use serde_yaml_ng::{Mapping, Value};
+
+const TEMPLATE: &str = include_str!("../../template.yaml");
+
+/// Every variable the api reads, from the api crate itself.
+const API_VARIABLES: &[&str] = api::config::VARIABLES;
+
+/// Actions that have no resource-level permissions, so `"*"` is the only
+/// resource they can be granted on.
+const RESOURCELESS_ACTIONS: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+fn template() -> Value {
+    serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML")
+}
+
+/// The value under a short-form tag (`!Ref X` → `X`), or the value itself.
+fn untag(v: &Value) -> &Value {
+    match v {
+        Value::Tagged(t) => &t.value,
+        v => v,
+    }
+}
+
+fn get<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    untag(v).as_mapping().and_then(|m| m.get(key)).map(untag)
+}
+
+/// The value under `key`, tags kept.
+fn raw<'a>(v: &'a Value, key: &str) -> Option<&'a Value> {
+    untag(v).as_mapping().and_then(|m| m.get(key))
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    let mut v = v;
+    for key in path {
+        v = get(v, key)?;
+    }
+    v.as_str()
+}
+
+fn resources(t: &Value) -> &Mapping {
+    get(t, "Resources")
+        .and_then(Value::as_mapping)
+        .expect("Resources")
+}
+
+/// `(logical id, resource)` of every resource of `kind`.
+fn of_type<'a>(t: &'a Value, kind: &str) -> Vec<(&'a str, &'a Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| str_at(r, &["Type"]) == Some(kind))
+        .map(|(id, r)| (id.as_str().expect("logical id"), r))
+        .collect()
+}
+
+/// The logical id a `!Ref X` / `{Ref: X}` names.
+fn ref_target(v: &Value) -> Option<&str> {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" => t.value.as_str(),
+        Value::Mapping(m) => m.get("Ref").and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// The logical id a `!GetAtt X.Arn` / `{Fn::GetAtt: [X, Arn]}` names.
+fn getatt_arn_target(v: &Value) -> Option<&str> {
+    let target = match v {
+        Value::Tagged(t) if t.tag == "GetAtt" => t.value.as_str()?.strip_suffix(".Arn")?,
+        Value::Mapping(m) => match m.get("Fn::GetAtt")?.as_sequence()?.as_slice() {
+            [id, attr] if attr.as_str() == Some("Arn") => id.as_str()?,
+            _ => return None,
+        },
+        _ => return None,
+    };
+    Some(target)
+}
+
+/// The cargo-lambda binary a function is built from.
+fn binary_of(function: &Value) -> Option<&str> {
+    str_at(function, &["Metadata", "BuildProperties", "Binary"])
+}
+
+/// The function built from `binary`.
+fn function_built_from<'a>(t: &'a Value, binary: &str) -> (&'a str, &'a Value) {
+    let found: Vec<_> = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .filter(|(_, f)| binary_of(f) == Some(binary))
+        .collect();
+    match found.as_slice() {
+        [one] => *one,
+        other => panic!(
+            "expected one function built from {binary}, found {}",
+            other.len()
+        ),
+    }
+}
+
+fn env_names(function: &Value) -> BTreeSet<String> {
+    let vars = get(function, "Properties")
+        .and_then(|p| get(p, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(Value::as_mapping)
+        .expect("Environment.Variables");
+    vars.iter()
+        .map(|(k, v)| {
+            let name = k.as_str().expect("variable name").to_owned();
+            // The code counts an empty value as unset.
+            assert_ne!(
+                untag(v).as_str(),
+                Some(""),
+                "{name} is set to an empty value"
+            );
+            name
+        })
+        .collect()
+}
+
+/// API Gateway's spelling of a template path: `{id}` → `*`, as in ROUTES.
+fn route_path(template_path: &str) -> String {
+    template_path
+        .split('/')
+        .map(|seg| {
+            if seg.starts_with('{') && seg.ends_with('}') {
+                "*"
+            } else {
+                seg
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
+#[test]
+fn every_route_of_the_table_is_served_behind_the_token_authorizer() {
+    let t = template();
+    let apis = of_type(&t, "AWS::Serverless::Api");
+    let [(api_id, api)] = apis.as_slice() else {
+        panic!("expected one AWS::Serverless::Api, found {}", apis.len());
+    };
+    let props = get(api, "Properties").expect("Api properties");
+    // An OpenAPI body would bypass the events checked below.
+    assert!(get(props, "DefinitionBody").is_none() && get(props, "DefinitionUri").is_none());
+
+    // Without it SAM deploys a second, unlogged and unthrottled stage "Stage".
+    assert!(
+        str_at(props, &["OpenApiVersion"]).is_some(),
+        "OpenApiVersion is set"
+    );
+
+    let auth = get(props, "Auth").expect("Api Auth");
+    let default = str_at(auth, &["DefaultAuthorizer"]).expect("a DefaultAuthorizer");
+    let authorizer = get(auth, "Authorizers")
+        .and_then(|a| get(a, default))
+        .expect("the default authorizer is defined");
+    assert_eq!(str_at(authorizer, &["FunctionPayloadType"]), Some("TOKEN"));
+    assert_eq!(
+        str_at(authorizer, &["Identity", "Header"]),
+        Some("Authorization")
+    );
+    let (authorizer_fn, _) = function_built_from(&t, "authorizer");
+    assert_eq!(
+        raw(authorizer, "FunctionArn").and_then(getatt_arn_target),
+        Some(authorizer_fn),
+        "the default authorizer runs the authorizer binary"
+    );
+
+    let (api_fn, _) = function_built_from(&t, "api");
+    let mut served = BTreeSet::new();
+    for (fn_id, function) in of_type(&t, "AWS::Serverless::Function") {
+        let Some(events) = get(function, "Properties")
+            .and_then(|p| get(p, "Events"))
+            .and_then(Value::as_mapping)
+        else {
+            continue;
+        };
+        for (name, event) in events {
+            let name = name.as_str().unwrap_or("?");
+            if str_at(event, &["Type"]) != Some("Api") {
+                continue;
+            }
+            let ep = get(event, "Properties").expect("event properties");
+            // Without RestApiId SAM creates an implicit API with no authorizer.
+            assert_eq!(
+                raw(ep, "RestApiId").and_then(ref_target),
+                Some(*api_id),
+                "{fn_id}.{name} is on the secured API"
+            );
+            if let Some(a) = str_at(ep, &["Auth", "Authorizer"]) {
+                assert_eq!(a, default, "{fn_id}.{name} overrides the authorizer");
+            }
+            let method = str_at(ep, &["Method"]).expect("Method").to_uppercase();
+            let path = route_path(str_at(ep, &["Path"]).expect("Path"));
+            assert_eq!(fn_id, api_fn, "{method} {path} is served by the api");
+            assert!(
+                served.insert((method, path)),
+                "{fn_id}.{name} is a duplicate"
+            );
+        }
+    }
+
+    let routes: BTreeSet<_> = policies::ROUTES
+        .iter()
+        .map(|r| (r.method.to_owned(), r.path.to_owned()))
+        .collect();
+    // Both ways: no route of the table is missing, and nothing outside the
+    // table (which the authorizer's policies would never allow) is exposed.
+    assert_eq!(served, routes);
+}
+
+#[test]
+fn the_authorizer_is_given_exactly_the_variables_it_reads() {
+    let t = template();
+    assert!(
+        get(&t, "Globals")
+            .and_then(|g| get(g, "Function"))
+            .and_then(|f| get(f, "Environment"))
+            .is_none(),
+        "no global environment: each function gets only its own variables"
+    );
+    let (_, f) = function_built_from(&t, "authorizer");
+    let want: BTreeSet<String> = authorizer::config::VARIABLES
+        .iter()
+        .map(|s| (*s).to_owned())
+        .collect();
+    assert_eq!(env_names(f), want);
+}
+
+#[test]
+fn the_api_is_given_exactly_the_variables_it_reads() {
+    let t = template();
+    let (_, f) = function_built_from(&t, "api");
+    let want: BTreeSet<String> = API_VARIABLES.iter().map(|s| (*s).to_owned()).collect();
+    assert_eq!(env_names(f), want);
+}
+
+/// Every IAM policy statement anywhere in the template, with where it is.
+fn statements(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
+    match untag(v) {
+        Value::Mapping(m) => {
+            for (k, child) in m {
+                let key = k.as_str().unwrap_or("?");
+                let here = format!("{at}.{key}");
+                if key == "Statement" {
+                    match untag(child) {
+                        Value::Sequence(s) => {
+                            out.extend(s.iter().map(|st| (here.clone(), untag(st).clone())))
+                        }
+                        st => out.push((here, st.clone())),
+                    }
+                } else {
+                    statements(child, &here, out);
+                }
+            }
+        }
+        Value::Sequence(s) => {
+            for (i, child) in s.iter().enumerate() {
+                statements(child, &format!("{at}[{i}]"), out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn strings(v: Option<&Value>) -> Vec<&Value> {
+    match v.map(untag) {
+        None => vec![],
+        Some(Value::Sequence(s)) => s.iter().map(untag).collect(),
+        Some(one) => vec![one],
+    }
+}
+
+#[test]
+fn no_iam_statement_grants_a_wildcard_action_or_resource_it_need_not() {
+    let t = template();
+    let mut all = Vec::new();
+    statements(&t, "", &mut all);
+    assert!(all.len() >= 6, "found the statements ({})", all.len());
+    for (at, st) in &all {
+        assert!(
+            get(st, "NotAction").is_none(),
+            "{at}: NotAction grants by exclusion"
+        );
+        assert!(
+            get(st, "NotResource").is_none(),
+            "{at}: NotResource grants by exclusion"
+        );
+        let actions = strings(get(st, "Action"));
+        assert!(!actions.is_empty(), "{at}: a statement without Action");
+        for a in &actions {
+            let a = a
+                .as_str()
+                .unwrap_or_else(|| panic!("{at}: Action {a:?} is not a string"));
+            assert!(!a.contains('*'), "{at}: wildcard action {a}");
+        }
+        let star_resource = strings(get(st, "Resource"))
+            .iter()
+            .any(|r| r.as_str().is_some_and(|r| r.contains('*')));
+        if star_resource {
+            for a in &actions {
+                let a = a.as_str().unwrap_or_default();
+                assert!(
+                    RESOURCELESS_ACTIONS.contains(&a),
+                    "{at}: {a} on a wildcard resource, though it supports resource-level permissions"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_function_role_is_written_out_in_the_template() {
+    // SAM's `Policies` and managed policies would grant statements this test
+    // file never sees; every function's role is a resource here instead.
+    let t = template();
+    for (id, f) in of_type(&t, "AWS::Serverless::Function") {
+        let props = get(f, "Properties").expect("properties");
+        assert!(get(props, "Policies").is_none(), "{id} uses SAM Policies");
+        let role = raw(props, "Role")
+            .and_then(getatt_arn_target)
+            .unwrap_or_else(|| panic!("{id}: Role is !GetAtt <role>.Arn"));
+        let role = resources(&t)
+            .get(role)
+            .unwrap_or_else(|| panic!("{id}: role {role} is in the template"));
+        assert_eq!(str_at(role, &["Type"]), Some("AWS::IAM::Role"));
+        let managed = get(role, "Properties").and_then(|p| get(p, "ManagedPolicyArns"));
+        assert!(managed.is_none(), "{id}: its role has managed policies");
+    }
+}
+
+#[test]
+fn the_authorizer_reads_only_the_registry_secret_and_the_api_only_its_table() {
+    let t = template();
+    for (binary, service, resource) in [
+        ("authorizer", "secretsmanager:", "PartnerKeysSecret"),
+        ("api", "dynamodb:", "ItemsTable"),
+    ] {
+        let (_, f) = function_built_from(&t, binary);
+        let role = get(f, "Properties")
+            .and_then(|p| raw(p, "Role"))
+            .and_then(getatt_arn_target)
+            .expect("role");
+        let mut st = Vec::new();
+        statements(&resources(&t)[role], role, &mut st);
+        let data: Vec<_> = st
+            .iter()
+            .filter(|(_, s)| {
+                strings(get(s, "Action"))
+                    .iter()
+                    .any(|a| a.as_str().is_some_and(|a| a.starts_with(service)))
+            })
+            .collect();
+        assert_eq!(data.len(), 1, "{binary}: one {service} statement");
+        // Raw, not untagged: the tag says whether it is a Ref or a GetAtt.
+        let res = match raw(&data[0].1, "Resource") {
+            Some(Value::Sequence(s)) => s.iter().collect(),
+            Some(one) => vec![one],
+            None => vec![],
+        };
+        let [r] = res.as_slice() else {
+            panic!("{binary}: one resource");
+        };
+        let target = ref_target(r).or_else(|| getatt_arn_target(r));
+        assert_eq!(
+            target,
+            Some(resource),
+            "{binary}: {service} only on {resource}"
+        );
+    }
+}
+
+/// `(package directory, binary names)` of every workspace member, from cargo.
+fn workspace_binaries(root: &Path) -> Vec<(PathBuf, BTreeSet<String>)> {
+    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+    let out = std::process::Command::new(cargo)
+        .args([
+            "metadata",
+            "--no-deps",
+            "--format-version",
+            "1",
+            "--offline",
+        ])
+        .current_dir(root)
+        .output()
+        .expect("cargo metadata runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata JSON");
+    meta["packages"]
+        .as_array()
+        .expect("packages")
+        .iter()
+        .map(|p| {
+            let dir = Path::new(p["manifest_path"].as_str().expect("manifest_path"))
+                .parent()
+                .expect("package directory")
+                .to_path_buf();
+            let bins = p["targets"]
+                .as_array()
+                .expect("targets")
+                .iter()
+                .filter(|t| {
+                    t["kind"]
+                        .as_array()
+                        .is_some_and(|k| k.iter().any(|k| k == "bin"))
+                })
+                .map(|t| t["name"].as_str().expect("target name").to_owned())
+                .collect();
+            (dir, bins)
+        })
+        .collect()
+}
+
+#[test]
+fn every_function_is_built_from_a_binary_of_the_workspace_for_arm64() {
+    let t = template();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("workspace root")
+        .canonicalize()
+        .expect("workspace root exists");
+    let members = workspace_binaries(&root);
+    let functions = of_type(&t, "AWS::Serverless::Function");
+    assert_eq!(functions.len(), 2, "the authorizer and the api");
+    let globals = get(&t, "Globals").and_then(|g| get(g, "Function"));
+    let setting = |f: &Value, key: &str| {
+        get(f, "Properties")
+            .and_then(|p| get(p, key))
+            .or_else(|| globals.and_then(|g| get(g, key)))
+            .cloned()
+    };
+    for (id, f) in functions {
+        assert_eq!(
+            str_at(f, &["Metadata", "BuildMethod"]),
+            Some("rust-cargolambda"),
+            "{id}"
+        );
+        let binary = binary_of(f).unwrap_or_else(|| panic!("{id}: BuildProperties.Binary"));
+        let code_uri = str_at(f, &["Properties", "CodeUri"]).expect("CodeUri");
+        let dir = root.join(code_uri).canonicalize().expect("CodeUri exists");
+        let (_, bins) = members
+            .iter()
+            .find(|(d, _)| *d == dir)
+            .unwrap_or_else(|| panic!("{id}: CodeUri {code_uri} is a workspace member"));
+        assert!(
+            bins.contains(binary),
+            "{id}: {code_uri} has no binary {binary} ({bins:?})"
+        );
+
+        assert_eq!(
+            setting(f, "Runtime"),
+            Some(Value::from("provided.al2023")),
+            "{id}"
+        );
+        assert_eq!(
+            setting(f, "Handler"),
+            Some(Value::from("bootstrap")),
+            "{id}"
+        );
+        assert_eq!(
+            setting(f, "Architectures"),
+            Some(Value::Sequence(vec![Value::from("arm64")])),
+            "{id}"
+        );
+    }
+}
+
+#[test]
+fn the_outputs_a_deployment_needs_are_there() {
+    let t = template();
+    let outputs = get(&t, "Outputs")
+        .and_then(Value::as_mapping)
+        .expect("Outputs");
+    for name in [
+        "ApiUrl",
+        "UserPoolId",
+        "UserPoolClientId",
+        "PartnerKeysSecretArn",
+        "TableName",
+        "PartnerUsagePlanId",
+    ] {
+        assert!(outputs.contains_key(name), "output {name}");
+    }
+}
+
+#[test]
+fn api_gateway_answers_its_own_errors_as_json_with_the_cors_header() {
+    let t = template();
+    let (_, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let props = get(api, "Properties").expect("Api properties");
+    // The preflight must stay reachable without credentials.
+    assert!(get(props, "Cors").is_some(), "CORS is configured");
+    assert_eq!(
+        get(props, "Auth")
+            .and_then(|a| get(a, "AddDefaultAuthorizerToCorsPreflight"))
+            .and_then(Value::as_bool),
+        Some(false)
+    );
+    let responses = get(props, "GatewayResponses").expect("GatewayResponses");
+    // 401 (authorizer Unauthorized), 403 (Deny policy), 429 (throttle, quota), 5xx.
+    for (kind, status) in [
+        ("UNAUTHORIZED", Some("401")),
+        ("ACCESS_DENIED", Some("403")),
+        ("THROTTLED", Some("429")),
+        ("QUOTA_EXCEEDED", Some("429")),
+        ("DEFAULT_5XX", None),
+    ] {
+        let r = get(responses, kind).unwrap_or_else(|| panic!("gateway response {kind}"));
+        assert_eq!(str_at(r, &["StatusCode"]), status, "{kind}");
+        assert!(
+            get(r, "ResponseParameters")
+                .and_then(|p| get(p, "Headers"))
+                .and_then(|h| get(h, "Access-Control-Allow-Origin"))
+                .is_some(),
+            "{kind} carries the CORS header"
+        );
+        let body = str_at(r, &["ResponseTemplates", "application/json"])
+            .unwrap_or_else(|| panic!("{kind} has a JSON body"));
+        assert!(
+            body.starts_with('{') && body.ends_with('}'),
+            "{kind}: {body}"
+        );
+    }
+}
+
+#[test]
+fn the_table_has_the_keys_and_ttl_the_api_uses_and_outlives_the_stack() {
+    let t = template();
+    let tables = of_type(&t, "AWS::DynamoDB::Table");
+    let [(_, table)] = tables.as_slice() else {
+        panic!("expected one table, found {}", tables.len());
+    };
+    assert_eq!(str_at(table, &["DeletionPolicy"]), Some("Retain"));
+    assert_eq!(str_at(table, &["UpdateReplacePolicy"]), Some("Retain"));
+    let props = get(table, "Properties").expect("table properties");
+    let keys: Vec<_> = get(props, "KeySchema")
+        .and_then(Value::as_sequence)
+        .expect("KeySchema")
+        .iter()
+        .map(|k| (str_at(k, &["AttributeName"]), str_at(k, &["KeyType"])))
+        .collect();
+    assert_eq!(
+        keys,
+        [(Some("pk"), Some("HASH")), (Some("sk"), Some("RANGE"))]
+    );
+    // The attribute the api's idempotency records carry their expiry in.
+    assert_eq!(
+        str_at(props, &["TimeToLiveSpecification", "AttributeName"]),
+        Some("expiresAt")
+    );
+    assert_eq!(
+        get(props, "PointInTimeRecoverySpecification")
+            .and_then(|p| get(p, "PointInTimeRecoveryEnabled"))
+            .and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(str_at(props, &["BillingMode"]), Some("PAY_PER_REQUEST"));
+}
