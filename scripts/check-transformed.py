@@ -6,8 +6,9 @@ CloudFormation that is actually deployed, where SAM's generated resources
 live:
   - one stage only (SAM adds an unlogged, unthrottled "Stage" stage unless
     OpenApiVersion is set), with access logs, tracing and a throttle;
-  - every method but OPTIONS carries the TOKEN authorizer; OPTIONS (the CORS
-    preflight) carries none and is a MOCK integration;
+  - every method but OPTIONS carries the TOKEN authorizer and requires an API
+    key (so usage plans apply); OPTIONS (the CORS preflight) carries neither
+    and is a MOCK integration;
   - every Lambda permission lets only API Gateway invoke, and only from this
     template's API.
 Run with .venv-sam's python: scripts/check-template.sh does.
@@ -76,8 +77,8 @@ for path, ops in body["paths"].items():
         if method == "options":
             if names or op["x-amazon-apigateway-integration"]["type"] != "mock":
                 fail(f"OPTIONS {path} must be an unauthenticated MOCK preflight")
-        elif names != token:
-            fail(f"{method.upper()} {path} is not behind the TOKEN authorizer ({names})")
+        elif sorted(names) != sorted(token + ["api_key"]):
+            fail(f"{method.upper()} {path} is not behind the TOKEN authorizer with an API key required ({names})")
         else:
             methods += 1
 if methods == 0:
@@ -92,5 +93,5 @@ for name, perm in of_type("AWS::Lambda::Permission").items():
     if p.get("Principal") != "apigateway.amazonaws.com" or not scoped:
         fail(f"{name} does not limit invocation to API Gateway on {api_id}: {p}")
 
-print(f"check-transformed: one stage, {methods} methods behind the TOKEN authorizer, "
+print(f"check-transformed: one stage, {methods} methods behind the TOKEN authorizer requiring an API key, "
       f"{len(of_type('AWS::Lambda::Permission'))} permissions scoped to {api_id}")

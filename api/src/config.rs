@@ -4,14 +4,16 @@
 //! |---|---|---|
 //! | `TABLE_NAME` | the DynamoDB table | required |
 //! | `CURSOR_KEY` | key authenticating list cursors, at least 32 bytes; the same for every instance | required |
+//! | `ALLOWED_ORIGIN` | the browser origin (or `*`) whose pages may read responses (CORS) | unset: no CORS headers |
 //!
 //! AWS region, endpoint and credentials come from the SDK's own environment.
 
+use crate::cors::{BadOrigin, Cors};
 use crate::cursor::{CursorCodec, MIN_KEY_LEN, WeakCursorKey};
 
 /// Every environment variable this crate reads (besides the AWS SDK's own and
 /// `RUST_LOG`), so the SAM template can be checked against the code.
-pub const VARIABLES: &[&str] = &["TABLE_NAME", "CURSOR_KEY"];
+pub const VARIABLES: &[&str] = &["TABLE_NAME", "CURSOR_KEY", "ALLOWED_ORIGIN"];
 
 /// A configuration the function cannot start with; the message names the
 /// variable.
@@ -26,6 +28,9 @@ pub enum ConfigError {
     /// `CURSOR_KEY` is too short.
     #[error("CURSOR_KEY must be at least {MIN_KEY_LEN} bytes")]
     WeakCursorKey(#[source] WeakCursorKey),
+    /// `ALLOWED_ORIGIN` is not an origin.
+    #[error("ALLOWED_ORIGIN: {0}")]
+    BadOrigin(#[source] BadOrigin),
 }
 
 /// The api's configuration.
@@ -35,6 +40,8 @@ pub struct Config {
     pub table_name: String,
     /// Built from `CURSOR_KEY`.
     pub cursors: CursorCodec,
+    /// Built from `ALLOWED_ORIGIN`.
+    pub cors: Option<Cors>,
 }
 
 impl std::fmt::Debug for Config {
@@ -42,6 +49,7 @@ impl std::fmt::Debug for Config {
         f.debug_struct("Config")
             .field("table_name", &self.table_name)
             .field("cursors", &self.cursors)
+            .field("cors", &self.cors)
             .finish()
     }
 }
@@ -64,9 +72,17 @@ impl Config {
         let table_name = required("TABLE_NAME")?;
         let key = required("CURSOR_KEY")?;
         let cursors = CursorCodec::new(key.as_bytes()).map_err(ConfigError::WeakCursorKey)?;
+        let cors = match var("ALLOWED_ORIGIN") {
+            Ok(v) if !v.is_empty() => Some(Cors::new(&v).map_err(ConfigError::BadOrigin)?),
+            Ok(_) | Err(std::env::VarError::NotPresent) => None,
+            Err(std::env::VarError::NotUnicode(_)) => {
+                return Err(ConfigError::NotUnicode("ALLOWED_ORIGIN"));
+            }
+        };
         Ok(Config {
             table_name,
             cursors,
+            cors,
         })
     }
 }

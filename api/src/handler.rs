@@ -13,6 +13,7 @@ use policies::{RouteMatch, match_route};
 use serde::Serialize;
 use serde_json::{Map, Value};
 
+use crate::cors::Cors;
 use crate::cursor::CursorCodec;
 use crate::etag::{IfMatch, etag};
 use crate::identity::Identity;
@@ -36,6 +37,7 @@ const MERGE_PATCH: &str = "application/merge-patch+json";
 pub struct App<S> {
     service: Service<S>,
     cursors: CursorCodec,
+    cors: Option<Cors>,
 }
 
 #[derive(Serialize)]
@@ -53,7 +55,17 @@ impl<S: ItemStore> App<S> {
 
     /// An app over a prepared service (tests use a fixed clock).
     pub fn with_service(service: Service<S>, cursors: CursorCodec) -> Self {
-        App { service, cursors }
+        App {
+            service,
+            cursors,
+            cors: None,
+        }
+    }
+
+    /// Adds CORS headers to every response (`ALLOWED_ORIGIN`).
+    pub fn with_cors(mut self, cors: Cors) -> Self {
+        self.cors = Some(cors);
+        self
     }
 
     /// The service.
@@ -64,10 +76,14 @@ impl<S: ItemStore> App<S> {
     /// Serves one request. Never fails: every error becomes a problem+json
     /// response.
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        match self.serve(&request).await {
+        let mut response = match self.serve(&request).await {
             Ok(response) => response,
             Err(e) => e.to_response(),
+        };
+        if let Some(cors) = &self.cors {
+            cors.apply(&mut response);
         }
+        response
     }
 
     async fn serve(&self, req: &Request) -> Result<Response<Body>, ApiError> {

@@ -27,6 +27,7 @@
 //! ```
 
 pub mod config;
+pub mod cors;
 pub mod cursor;
 pub mod etag;
 pub mod handler;

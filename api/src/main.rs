@@ -33,7 +33,11 @@ async fn main() -> Result<(), Error> {
         .load()
         .await;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
-    let app = Arc::new(App::new(store, config.cursors));
+    let mut app = App::new(store, config.cursors);
+    if let Some(cors) = config.cors {
+        app = app.with_cors(cors);
+    }
+    let app = Arc::new(app);
 
     run(service_fn(move |request: Request| {
         let app = Arc::clone(&app);

@@ -61,6 +61,10 @@ pub struct Config {
     pub api_keys: Option<ApiKeysConfig>,
     /// `CHECK_REVOCATION`; default false.
     pub check_revocation: bool,
+    /// `USER_USAGE_KEY`: the API Gateway API key value returned as
+    /// `usageIdentifierKey` for Cognito users, so that methods can require an
+    /// API key (which usage plans need) without locking users out. Unset: none.
+    pub user_usage_key: Option<String>,
 }
 
 /// A configuration the authorizer refuses to start with.
@@ -92,6 +96,7 @@ pub const VARIABLES: &[&str] = &[
     "API_KEYS_SECRET_ID",
     "API_KEYS_CACHE_SECONDS",
     "CHECK_REVOCATION",
+    "USER_USAGE_KEY",
 ];
 
 const MAX_LEEWAY_SECONDS: u64 = 300;
@@ -175,6 +180,25 @@ impl Config {
             None => None,
         };
 
+        let user_usage_key = match get("USER_USAGE_KEY") {
+            None => None,
+            Some(v) if (20..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) => {
+                Some(v)
+            }
+            Some(_) => {
+                return Err(invalid(
+                    "USER_USAGE_KEY",
+                    "is not an API Gateway API key value; expected 20-128 printable characters without spaces",
+                ));
+            }
+        };
+        if user_usage_key.is_some() && cognito.is_none() {
+            return Err(invalid(
+                "USER_USAGE_KEY",
+                "is set but COGNITO_USER_POOL_ID is not",
+            ));
+        }
+
         if cognito.is_none() && api_keys.is_none() {
             return Err(invalid(
                 "COGNITO_USER_POOL_ID",
@@ -188,6 +212,7 @@ impl Config {
             jwks_timeout,
             api_keys,
             check_revocation,
+            user_usage_key,
         })
     }
 }

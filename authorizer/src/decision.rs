@@ -10,8 +10,13 @@ use crate::apikey::registry::ActiveRecord;
 use crate::claims::VerifiedToken;
 use crate::event::{AuthorizerResponse, Context};
 
-/// The response for a verified Cognito token.
-pub fn for_token(token: &VerifiedToken, prefix: &ApiPrefix) -> AuthorizerResponse {
+/// The response for a verified Cognito token. `usage_key` is the first-party
+/// usage plan key (`USER_USAGE_KEY`), shared by all users.
+pub fn for_token(
+    token: &VerifiedToken,
+    prefix: &ApiPrefix,
+    usage_key: Option<&str>,
+) -> AuthorizerResponse {
     let permissions = permissions_for_token(
         token.token_use,
         token.scopes.iter().map(String::as_str),
@@ -33,7 +38,7 @@ pub fn for_token(token: &VerifiedToken, prefix: &ApiPrefix) -> AuthorizerRespons
             partner: None,
             key_id: None,
         },
-        usage_identifier_key: None,
+        usage_identifier_key: usage_key.map(str::to_owned),
     }
 }
 
@@ -81,7 +86,11 @@ mod tests {
 
     #[test]
     fn a_first_party_user_may_call_every_route_of_this_api_and_stage_only() {
-        let r = for_token(&token(&["aws.cognito.signin.user.admin"], &[]), &prefix());
+        let r = for_token(
+            &token(&["aws.cognito.signin.user.admin"], &[]),
+            &prefix(),
+            None,
+        );
         assert_eq!(r.principal_id, "user-1");
         assert_eq!(r.context.permissions, "items:read items:write items:delete");
         let base = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/";
@@ -104,7 +113,11 @@ mod tests {
 
     #[test]
     fn the_context_is_flat_and_has_no_nulls() {
-        let r = for_token(&token(&["items/read"], &["readonly", "staff"]), &prefix());
+        let r = for_token(
+            &token(&["items/read"], &["readonly", "staff"]),
+            &prefix(),
+            None,
+        );
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(
             json["context"],
@@ -141,7 +154,7 @@ mod tests {
 
     #[test]
     fn a_principal_without_permissions_gets_one_deny_all() {
-        let r = for_token(&token(&["openid"], &[]), &prefix());
+        let r = for_token(&token(&["openid"], &[]), &prefix(), None);
         assert_eq!(r.context.permissions, "");
         let statements = &r.policy_document.statement;
         assert_eq!(statements.len(), 1);

@@ -74,6 +74,7 @@ pub enum StartupError {
 /// The authorizer, built once per process.
 pub struct Authorizer {
     jwt: Option<JwtVerifier>,
+    user_usage_key: Option<String>,
     revocation: Option<Arc<dyn RevocationCheck>>,
     api_keys: Option<PartnerKeyVerifier>,
 }
@@ -151,7 +152,11 @@ impl Authorizer {
         match credentials::extract(event)? {
             Credential::Jwt(token) => {
                 let verified = self.verify_jwt(token, now).await?;
-                Ok(decision::for_token(&verified, &arn.prefix()))
+                Ok(decision::for_token(
+                    &verified,
+                    &arn.prefix(),
+                    self.user_usage_key.as_deref(),
+                ))
             }
             Credential::ApiKey(key) => {
                 let verifier = self.api_keys.as_ref().ok_or(Rejection::ApiKeysDisabled)?;
@@ -313,6 +318,7 @@ impl<'c> AuthorizerBuilder<'c> {
         });
         Authorizer {
             jwt,
+            user_usage_key: self.config.user_usage_key.clone(),
             revocation: self.revocation.filter(|_| self.config.check_revocation),
             api_keys,
         }

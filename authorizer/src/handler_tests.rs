@@ -615,3 +615,20 @@ fn api_key_decisions_log_the_key_id_never_the_key_or_its_hash() {
     let hash = crate::apikey::registry::hash_hex(key.expose());
     assert!(!text.contains(&hash[..8]), "a hash prefix reached the log");
 }
+
+#[test]
+fn users_get_the_shared_usage_key_when_one_is_configured() {
+    let cfg = config(&[("USER_USAGE_KEY", "users-usage-key-0123456789")]);
+    let a = authorizer_with(&cfg, StaticJwks::new(&jwks(&[rsa_key()])));
+    let r = decide(&a, &token(&claims())).unwrap();
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("users-usage-key-0123456789")
+    );
+    assert!(
+        decide(&authorizer(), &token(&claims()))
+            .unwrap()
+            .usage_identifier_key
+            .is_none()
+    );
+}
