@@ -212,12 +212,23 @@ async fn with_an_allowed_origin_every_response_carries_cors_headers() {
     let app = App::new(MemoryStore::default(), codec()).with_cors(cors);
     let created = send(&app, from_str(REST_POST_ITEM).unwrap()).await;
     assert_eq!(created.status, 201);
-    assert_eq!(created.header("access-control-allow-origin"), Some("https://app.example.com"));
-    assert!(created.header("access-control-expose-headers").unwrap().contains("ETag"));
+    assert_eq!(
+        created.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
+    assert!(
+        created
+            .header("access-control-expose-headers")
+            .unwrap()
+            .contains("ETag")
+    );
     // Errors too: a browser must be able to read the problem+json.
     let refused = send(&app, from_str(REST_NO_AUTHORIZER).unwrap()).await;
     assert_eq!(refused.status, 401);
-    assert_eq!(refused.header("access-control-allow-origin"), Some("https://app.example.com"));
+    assert_eq!(
+        refused.header("access-control-allow-origin"),
+        Some("https://app.example.com")
+    );
     // Without the setting, no CORS headers at all.
     let plain = App::new(MemoryStore::default(), codec());
     let r = send(&plain, from_str(REST_POST_ITEM).unwrap()).await;
