@@ -644,3 +644,41 @@ async fn api_errors_pass_through_as_problem_json() {
     assert_eq!(r.status(), 415);
     stack.shutdown().await.unwrap();
 }
+
+/// Sends raw bytes (what reqwest would normalise away) and returns the status line.
+async fn raw(stack: &Stack, request: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(stack.addr()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn odd_paths_hosts_and_queries_get_answers_not_crashes() {
+    let (stack, _client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    for (target, host) in [
+        ("/items/a%22b%ZZ", "127.0.0.1"),
+        ("/items/x?limit=%FF&limit=2&cursor=a+b", "127.0.0.1"),
+        ("/items?limit=%FF", "bad host:99999"),
+        ("/items/%2e%2e", "[::1"),
+        ("/items/\u{e9}t\u{e9}", "x:1"),
+    ] {
+        let line = raw(
+            &stack,
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {alice}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert!(line.starts_with("HTTP/1.1 "), "{target} {host}: {line:?}");
+        assert!(!line.starts_with("HTTP/1.1 5"), "{target} {host}: {line:?}");
+    }
+    stack.shutdown().await.unwrap();
+}
