@@ -178,16 +178,23 @@ impl Gateway {
 
     /// Serves one request from `peer`.
     pub async fn handle(&self, request: Request<Body>, peer: Option<SocketAddr>) -> Response<Body> {
-        match self.serve(request, peer).await {
+        let request_id = uuid::Uuid::now_v7().to_string();
+        let mut response = match self.serve(request, peer, &request_id).await {
             Ok(response) => response,
             Err(e) => e.to_response(&self.cors_origin),
+        };
+        // API Gateway names every answer, its own and the integration's.
+        if let Ok(v) = HeaderValue::from_str(&request_id) {
+            response.headers_mut().insert("x-amzn-requestid", v);
         }
+        response
     }
 
     async fn serve(
         &self,
         request: Request<Body>,
         peer: Option<SocketAddr>,
+        request_id: &str,
     ) -> Result<Response<Body>, GatewayError> {
         let (parts, body) = request.into_parts();
         let path = parts.uri.path();
@@ -254,6 +261,7 @@ impl Gateway {
             &authorization,
             latency_ms,
             peer,
+            request_id,
         );
         let lambda_request: lambda_http::Request = LambdaRequest::ApiGatewayV1(event).into();
         let response = self.app.handle(lambda_request).await;
@@ -307,6 +315,7 @@ impl Gateway {
         authorization: &Authorization,
         latency_ms: u64,
         peer: Option<SocketAddr>,
+        request_id: &str,
     ) -> ApiGatewayProxyRequest {
         let resource = route.path.replace('*', "{id}");
         let mut headers = headers.clone();
@@ -333,7 +342,7 @@ impl Gateway {
         ctx.stage = Some(self.stage.clone());
         ctx.domain_name = Some(host);
         ctx.domain_prefix = Some(self.api_id.clone());
-        ctx.request_id = Some(uuid::Uuid::now_v7().to_string());
+        ctx.request_id = Some(request_id.to_owned());
         ctx.protocol = Some("HTTP/1.1".to_owned());
         ctx.identity.source_ip = Some(source_ip);
         ctx.identity.user_agent = headers
@@ -416,6 +425,7 @@ fn into_http(response: Response<lambda_http::Body>) -> Response<Body> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
     use authorizer::Context;
@@ -452,6 +462,97 @@ mod tests {
         assert_eq!(a.fields["partner"], "acme");
         assert!(!a.fields.contains_key("sub"));
         assert!(a.fields.values().all(Value::is_string));
+    }
+
+    struct NeverCalled;
+
+    impl Authorize for NeverCalled {
+        fn authorize<'a>(
+            &'a self,
+            _event: &'a AuthorizerEvent,
+            _now: f64,
+        ) -> BoxFuture<'a, Result<AuthorizerResponse, Failure>> {
+            Box::pin(async { Err(Failure::BadMethodArn(policies::ArnError::NotAnArn)) })
+        }
+    }
+
+    #[test]
+    fn the_api_gets_the_rest_proxy_event_api_gateway_would_send() {
+        use lambda_http::RequestExt;
+        use lambda_http::request::RequestContext;
+
+        let config = StackConfig::default();
+        let codec = api::cursor::CursorCodec::new(&[7u8; 32]).unwrap();
+        let app = App::new(Store::Memory(api::store::MemoryStore::default()), codec);
+        let gateway = Gateway::new(
+            &config,
+            "127.0.0.1:3000".parse().unwrap(),
+            Arc::new(NeverCalled),
+            app,
+        )
+        .unwrap();
+        let authorization = Authorization::new(AuthorizerResponse {
+            principal_id: "alice".into(),
+            policy_document: PolicyDocument {
+                version: policies::POLICY_VERSION.into(),
+                statement: vec![],
+            },
+            context: Context {
+                owner: "alice".into(),
+                auth_type: "jwt",
+                permissions: "items:read".into(),
+                sub: Some("alice".into()),
+                ..Context::default()
+            },
+            usage_identifier_key: None,
+        });
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, HeaderValue::from_static("localhost:3000"));
+        headers.insert(header::AUTHORIZATION, HeaderValue::from_static("Bearer t"));
+        let route = policies::ROUTES
+            .iter()
+            .find(|r| r.method == "GET" && r.path == "/items/*")
+            .unwrap();
+        let event = gateway.proxy_event(
+            &Method::GET,
+            "/items/abc",
+            Some("a=1&a=2&b=x%20y"),
+            &headers,
+            b"",
+            route,
+            &authorization,
+            7,
+            None,
+            "req-1",
+        );
+        assert_eq!(event.resource.as_deref(), Some("/items/{id}"));
+        assert_eq!(event.path_parameters["id"], "abc");
+        assert_eq!(
+            event.request_context.path.as_deref(),
+            Some("/local/items/abc")
+        );
+        assert_eq!(event.request_context.apiid.as_deref(), Some("localapi01"));
+
+        let request: lambda_http::Request = LambdaRequest::ApiGatewayV1(event).into();
+        assert_eq!(request.raw_http_path(), "/items/abc");
+        // API Gateway's REST URI puts the stage before the path.
+        let uri = request.uri().to_string();
+        assert!(
+            uri.starts_with("http://localhost:3000/local/items/abc?"),
+            "{uri}"
+        );
+        let query = request.query_string_parameters();
+        assert_eq!(query.all("a"), Some(vec!["1", "2"]));
+        assert_eq!(query.first("b"), Some("x y"));
+        let Some(RequestContext::ApiGatewayV1(ctx)) = request.request_context_ref() else {
+            panic!("not a REST API request");
+        };
+        let fields = &ctx.authorizer.fields;
+        assert_eq!(fields["principalId"], "alice");
+        assert_eq!(fields["owner"], "alice");
+        assert_eq!(fields["permissions"], "items:read");
+        assert_eq!(fields["integrationLatency"], 7);
+        assert_eq!(ctx.request_id.as_deref(), Some("req-1"));
     }
 
     #[test]

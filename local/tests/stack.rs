@@ -204,6 +204,7 @@ async fn a_missing_or_empty_identity_source_is_401_without_calling_the_authorize
             json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "Unauthorized"})
         );
         assert_eq!(r.headers["www-authenticate"], "Bearer");
+        assert!(r.headers.contains_key("x-amzn-requestid"));
         assert_eq!(r.headers["access-control-allow-origin"], "*");
     }
     assert_eq!(stack.authorizer_calls(), 0);
