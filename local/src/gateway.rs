@@ -30,7 +30,7 @@ use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use api::App;
 use authorizer::https::BoxFuture;
-use authorizer::{Authorizer, AuthorizerEvent, AuthorizerResponse, Failure};
+use authorizer::{Authorizer, AuthorizerEvent, AuthorizerResponse, HandlerError};
 use axum::body::Body;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -54,23 +54,25 @@ use crate::usage::{StageThrottle, UsagePlan};
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
 
 /// The authorizer as the gateway calls it: the real one in the stack, a
-/// wrapper in tests that need it to fail.
+/// wrapper in tests that need it to fail. The answer is the Lambda's: a
+/// response, or the error API Gateway reads (`Unauthorized` → 401, anything
+/// else → 500).
 pub trait Authorize: Send + Sync {
-    /// Decides on a TOKEN event at `now` (Unix seconds).
-    fn authorize<'a>(
-        &'a self,
-        event: &'a AuthorizerEvent,
-        now: f64,
-    ) -> BoxFuture<'a, Result<AuthorizerResponse, Failure>>;
+    /// Decides on a TOKEN event.
+    fn authorize(
+        &self,
+        event: AuthorizerEvent,
+    ) -> BoxFuture<'_, Result<AuthorizerResponse, HandlerError>>;
 }
 
+/// The Lambda's own entry point: it reads the clock, writes the decision log
+/// line and maps failures exactly as the deployed function does.
 impl Authorize for Authorizer {
-    fn authorize<'a>(
-        &'a self,
-        event: &'a AuthorizerEvent,
-        now: f64,
-    ) -> BoxFuture<'a, Result<AuthorizerResponse, Failure>> {
-        Box::pin(Authorizer::authorize(self, event, now))
+    fn authorize(
+        &self,
+        event: AuthorizerEvent,
+    ) -> BoxFuture<'_, Result<AuthorizerResponse, HandlerError>> {
+        Box::pin(self.handle(event))
     }
 }
 
@@ -281,11 +283,7 @@ impl Gateway {
         self.authorizer_calls.fetch_add(1, Ordering::SeqCst);
         let started = Instant::now();
         let event = AuthorizerEvent::token(token, method_arn);
-        let now = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map(|d| d.as_secs_f64())
-            .unwrap_or_default();
-        match self.authorizer.authorize(&event, now).await {
+        match self.authorizer.authorize(event).await {
             Ok(response) => {
                 let authorization = Arc::new(Authorization::new(response));
                 self.cache
@@ -294,9 +292,9 @@ impl Gateway {
                 Ok((authorization, latency))
             }
             // Not cached: API Gateway caches policies only.
-            Err(Failure::Unauthorized(_)) => Err(GatewayError::Unauthorized),
-            Err(other) => {
-                warn!(error = %other, "authorizer failed; answering 500 as API Gateway does");
+            Err(HandlerError::Unauthorized) => Err(GatewayError::Unauthorized),
+            Err(HandlerError::Internal) => {
+                warn!("authorizer failed; answering 500 as API Gateway does");
                 Err(GatewayError::AuthorizerFailure)
             }
         }
@@ -467,12 +465,11 @@ mod tests {
     struct NeverCalled;
 
     impl Authorize for NeverCalled {
-        fn authorize<'a>(
-            &'a self,
-            _event: &'a AuthorizerEvent,
-            _now: f64,
-        ) -> BoxFuture<'a, Result<AuthorizerResponse, Failure>> {
-            Box::pin(async { Err(Failure::BadMethodArn(policies::ArnError::NotAnArn)) })
+        fn authorize(
+            &self,
+            _event: AuthorizerEvent,
+        ) -> BoxFuture<'_, Result<AuthorizerResponse, HandlerError>> {
+            Box::pin(async { Err(HandlerError::Internal) })
         }
     }
 

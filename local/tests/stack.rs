@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authorizer::https::BoxFuture;
-use authorizer::{AuthorizerEvent, AuthorizerResponse, Failure};
+use authorizer::{AuthorizerEvent, AuthorizerResponse, HandlerError};
 use local::config::StackConfig;
 use local::gateway::Authorize;
 use local::server::Stack;
@@ -523,12 +523,11 @@ async fn a_preflight_is_answered_without_credentials_per_the_template() {
 struct Broken;
 
 impl Authorize for Broken {
-    fn authorize<'a>(
-        &'a self,
-        _event: &'a AuthorizerEvent,
-        _now: f64,
-    ) -> BoxFuture<'a, Result<AuthorizerResponse, Failure>> {
-        Box::pin(async { Err(Failure::BadMethodArn(policies::ArnError::NotAnArn)) })
+    fn authorize(
+        &self,
+        _event: AuthorizerEvent,
+    ) -> BoxFuture<'_, Result<AuthorizerResponse, HandlerError>> {
+        Box::pin(async { Err(HandlerError::Internal) })
     }
 }
 
@@ -681,5 +680,38 @@ async fn odd_paths_hosts_and_queries_get_answers_not_crashes() {
         assert!(line.starts_with("HTTP/1.1 "), "{target} {host}: {line:?}");
         assert!(!line.starts_with("HTTP/1.1 5"), "{target} {host}: {line:?}");
     }
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_load_generator_runs_a_small_load_without_errors() {
+    let (stack, _client) = start(StackConfig {
+        // The load generator's own user is not metered; keep the plan out of it anyway.
+        usage_plan: None,
+        ..config()
+    })
+    .await;
+    let addr = stack.addr().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["--addr", &addr, "--requests", "2000", "--connections", "4"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2000 requests over 4 connections"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("errors 0"), "{stdout}");
+    // One authorizer call for the item's creation and all 2000 GETs: one token.
+    assert_eq!(stack.authorizer_calls(), 1);
     stack.shutdown().await.unwrap();
 }
