@@ -1,0 +1,362 @@
+//! The local stack's settings: command-line flags (with their defaults) and
+//! the typed [`StackConfig`] they become. Nothing else reads flags or the
+//! environment, except the AWS SDK for the real backends.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::usage::Rate;
+
+/// The region in every method ARN and in the development pool id.
+pub const LOCAL_REGION: &str = "us-east-1";
+/// The account id in every method ARN (the documentation account).
+pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
+/// API Gateway caps the authorizer result TTL at one hour.
+pub const MAX_CACHE_TTL_SECONDS: u64 = 3600;
+
+/// `local`: the whole secured API on this machine. Development only.
+#[derive(Debug, Parser)]
+#[command(name = "local", version, about, args_conflicts_with_subcommands = true)]
+pub struct Cli {
+    /// What to do; serving the stack when omitted.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    /// The stack's flags when no subcommand is given.
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the stack (the default).
+    Serve(ServeArgs),
+    /// Mint a development access token from a running stack's identity
+    /// provider and print it (development only).
+    Token(TokenArgs),
+}
+
+/// Flags of `local token`.
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    /// The user (`sub` and `username` of the token).
+    #[arg(long, default_value = "alice")]
+    pub user: String,
+    /// A Cognito group; repeat for several (`readonly` limits to reads).
+    #[arg(long = "group")]
+    pub groups: Vec<String>,
+    /// Space-separated OAuth scopes (default: a first-party sign-in, full access).
+    #[arg(long)]
+    pub scope: Option<String>,
+    /// The running stack.
+    #[arg(long, default_value = "http://127.0.0.1:3000")]
+    pub url: String,
+}
+
+/// Flags of the stack.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Where to listen (loopback unless you mean it).
+    #[arg(long, default_value = "127.0.0.1:3000")]
+    pub addr: SocketAddr,
+    /// The stage name in method ARNs and `requestContext.stage`.
+    #[arg(long, default_value = "local")]
+    pub stage: String,
+    /// The REST API id in method ARNs.
+    #[arg(long, default_value = "localapi01")]
+    pub api_id: String,
+    /// Seconds an authorizer policy is cached per Authorization header
+    /// (0 = no cache, at most 3600), as the authorizer's `ReauthorizeEvery`.
+    #[arg(long, default_value_t = 300)]
+    pub authorizer_cache_ttl: u64,
+    /// `Access-Control-Allow-Origin` of preflights and gateway responses.
+    #[arg(long, default_value = "*")]
+    pub cors_origin: String,
+    /// Usage plan: requests per second per usage identifier key (0 = off).
+    #[arg(long, default_value_t = 10.0)]
+    pub usage_rate: f64,
+    /// Usage plan: burst per usage identifier key.
+    #[arg(long, default_value_t = 20)]
+    pub usage_burst: u32,
+    /// Stage throttle: requests per second for all callers (unset = off).
+    #[arg(long)]
+    pub stage_rate: Option<f64>,
+    /// Stage throttle: burst for all callers (with --stage-rate).
+    #[arg(long, default_value_t = 200)]
+    pub stage_burst: u32,
+    /// Use this DynamoDB table (region, endpoint, credentials from the AWS
+    /// SDK's environment, e.g. AWS_ENDPOINT_URL for moto) instead of memory.
+    #[arg(long)]
+    pub table: Option<String>,
+    /// Key authenticating list cursors (at least 32 bytes); random per start
+    /// when unset.
+    #[arg(long, env = "CURSOR_KEY", hide_env_values = true)]
+    pub cursor_key: Option<String>,
+    /// Read partner keys from this Secrets Manager secret instead of the
+    /// embedded development registry.
+    #[arg(long)]
+    pub api_keys_secret_id: Option<String>,
+    /// Trust a real (or moto) Cognito user pool instead of the development
+    /// identity provider; needs --client-ids and usually --jwks-uri.
+    #[arg(long, requires = "client_ids")]
+    pub user_pool_id: Option<String>,
+    /// Comma-separated app client ids of --user-pool-id.
+    #[arg(long, requires = "user_pool_id")]
+    pub client_ids: Option<String>,
+    /// Where the pool's JWKS is served (e.g. moto's
+    /// http://127.0.0.1:PORT/<pool>/.well-known/jwks.json).
+    #[arg(long, requires = "user_pool_id")]
+    pub jwks_uri: Option<String>,
+}
+
+/// Which identity provider the authorizer trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpChoice {
+    /// A signing key generated at start, its JWKS and `/_dev/token` served
+    /// by the stack itself.
+    Development,
+    /// A Cognito user pool (moto's or AWS's).
+    Cognito {
+        /// `COGNITO_USER_POOL_ID`.
+        user_pool_id: String,
+        /// `COGNITO_CLIENT_IDS`.
+        client_ids: String,
+        /// `JWKS_URI`, when not the pool's public one.
+        jwks_uri: Option<String>,
+    },
+}
+
+/// Where items live.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// `api::store::MemoryStore`.
+    Memory,
+    /// A DynamoDB table through the AWS SDK's environment.
+    DynamoDb {
+        /// The table name.
+        table: String,
+    },
+}
+
+/// Where the partner key registry lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryChoice {
+    /// In memory, with one development partner key created at start.
+    Development,
+    /// A Secrets Manager secret through the AWS SDK's environment.
+    SecretsManager {
+        /// Its id or ARN.
+        secret_id: String,
+    },
+}
+
+/// Everything the stack needs to start.
+#[derive(Debug, Clone)]
+pub struct StackConfig {
+    /// Where to listen; port 0 picks a free one.
+    pub addr: SocketAddr,
+    /// REST API id of the method ARNs.
+    pub api_id: String,
+    /// Stage of the method ARNs.
+    pub stage: String,
+    /// Authorizer result TTL; zero disables the cache.
+    pub cache_ttl: Duration,
+    /// `Access-Control-Allow-Origin`.
+    pub cors_origin: String,
+    /// The usage plan's throttle per usage identifier key; `None` = off.
+    pub usage_plan: Option<Rate>,
+    /// The stage throttle; `None` = off.
+    pub stage_throttle: Option<Rate>,
+    /// The item store.
+    pub store: StoreChoice,
+    /// The list cursor key; random when `None`.
+    pub cursor_key: Option<String>,
+    /// The partner key registry.
+    pub registry: RegistryChoice,
+    /// The identity provider.
+    pub idp: IdpChoice,
+}
+
+impl Default for StackConfig {
+    /// The embedded defaults on `127.0.0.1:3000`.
+    fn default() -> Self {
+        StackConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 3000)),
+            api_id: "localapi01".into(),
+            stage: "local".into(),
+            cache_ttl: Duration::from_secs(300),
+            cors_origin: "*".into(),
+            usage_plan: Some(Rate {
+                per_second: 10.0,
+                burst: 20,
+            }),
+            stage_throttle: None,
+            store: StoreChoice::Memory,
+            cursor_key: None,
+            registry: RegistryChoice::Development,
+            idp: IdpChoice::Development,
+        }
+    }
+}
+
+/// A flag value the stack refuses to start with.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("--{flag}: {problem}")]
+pub struct ConfigError {
+    /// The flag at fault.
+    pub flag: &'static str,
+    /// What is wrong, and what was expected.
+    pub problem: String,
+}
+
+fn invalid(flag: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        flag,
+        problem: problem.into(),
+    }
+}
+
+impl ServeArgs {
+    /// The typed configuration, checked.
+    pub fn into_config(self) -> Result<StackConfig, ConfigError> {
+        if self.api_id.is_empty() || !self.api_id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(invalid("api-id", "must be letters and digits"));
+        }
+        if self.stage.is_empty()
+            || !self
+                .stage
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            return Err(invalid("stage", "must be letters, digits, '_' or '-'"));
+        }
+        if self.authorizer_cache_ttl > MAX_CACHE_TTL_SECONDS {
+            return Err(invalid(
+                "authorizer-cache-ttl",
+                format!("must be 0 to {MAX_CACHE_TTL_SECONDS} seconds"),
+            ));
+        }
+        if self.cors_origin.is_empty() || self.cors_origin.chars().any(char::is_control) {
+            return Err(invalid(
+                "cors-origin",
+                "must be * or an origin such as http://localhost:5173",
+            ));
+        }
+        let usage_plan = rate("usage-rate", self.usage_rate, self.usage_burst)?;
+        let stage_throttle = match self.stage_rate {
+            None => None,
+            Some(r) => rate("stage-rate", r, self.stage_burst)?,
+        };
+        let idp = match (self.user_pool_id, self.client_ids) {
+            (Some(user_pool_id), Some(client_ids)) => IdpChoice::Cognito {
+                user_pool_id,
+                client_ids,
+                jwks_uri: self.jwks_uri,
+            },
+            _ => IdpChoice::Development,
+        };
+        Ok(StackConfig {
+            addr: self.addr,
+            api_id: self.api_id,
+            stage: self.stage,
+            cache_ttl: Duration::from_secs(self.authorizer_cache_ttl),
+            cors_origin: self.cors_origin,
+            usage_plan,
+            stage_throttle,
+            store: match self.table {
+                Some(table) => StoreChoice::DynamoDb { table },
+                None => StoreChoice::Memory,
+            },
+            cursor_key: self.cursor_key,
+            registry: match self.api_keys_secret_id {
+                Some(secret_id) => RegistryChoice::SecretsManager { secret_id },
+                None => RegistryChoice::Development,
+            },
+            idp,
+        })
+    }
+}
+
+fn rate(flag: &'static str, per_second: f64, burst: u32) -> Result<Option<Rate>, ConfigError> {
+    if !per_second.is_finite() || per_second < 0.0 {
+        return Err(invalid(
+            flag,
+            "must be a number of requests per second, 0 or more",
+        ));
+    }
+    if per_second == 0.0 {
+        return Ok(None);
+    }
+    if burst == 0 {
+        return Err(invalid(flag, "needs a burst of at least 1"));
+    }
+    Ok(Some(Rate { per_second, burst }))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<StackConfig, ConfigError> {
+        let cli =
+            Cli::try_parse_from(std::iter::once("local").chain(args.iter().copied())).unwrap();
+        cli.serve.into_config()
+    }
+
+    #[test]
+    fn no_flags_give_the_embedded_defaults() {
+        let c = parse(&[]).unwrap();
+        let d = StackConfig::default();
+        assert_eq!(c.addr, d.addr);
+        assert_eq!(c.cache_ttl, Duration::from_secs(300));
+        assert_eq!(c.store, StoreChoice::Memory);
+        assert_eq!(c.registry, RegistryChoice::Development);
+        assert_eq!(c.idp, IdpChoice::Development);
+        assert_eq!(c.usage_plan, d.usage_plan);
+        assert_eq!(c.stage_throttle, None);
+    }
+
+    #[test]
+    fn real_backends_are_chosen_by_flags() {
+        let c = parse(&["--table", "items", "--api-keys-secret-id", "keys"]).unwrap();
+        assert_eq!(
+            c.store,
+            StoreChoice::DynamoDb {
+                table: "items".into()
+            }
+        );
+        assert_eq!(
+            c.registry,
+            RegistryChoice::SecretsManager {
+                secret_id: "keys".into()
+            }
+        );
+    }
+
+    #[test]
+    fn a_ttl_over_an_hour_is_refused_naming_the_flag() {
+        let e = parse(&["--authorizer-cache-ttl", "3601"]).unwrap_err();
+        assert_eq!(e.flag, "authorizer-cache-ttl");
+    }
+
+    #[test]
+    fn a_zero_usage_rate_turns_the_plan_off() {
+        assert_eq!(parse(&["--usage-rate", "0"]).unwrap().usage_plan, None);
+    }
+
+    #[test]
+    fn the_token_subcommand_takes_groups() {
+        let cli = Cli::try_parse_from(["local", "token", "--user", "bob", "--group", "readonly"])
+            .unwrap();
+        match cli.command {
+            Some(Command::Token(t)) => {
+                assert_eq!(t.user, "bob");
+                assert_eq!(t.groups, ["readonly"]);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+}

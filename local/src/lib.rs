@@ -1,0 +1,31 @@
+//! The local stack: the whole secured API on one machine, with no AWS
+//! account and no Docker. DEVELOPMENT ONLY.
+//!
+//! The real authorizer and the real api run in process behind an emulation
+//! of API Gateway's REST API ([`gateway`]): the same route table, the TOKEN
+//! event, the authorizer result cache ([`cache`]), policy evaluation, usage
+//! plan and stage throttles ([`usage`]), gateway responses and the CORS
+//! preflight ([`responses`]). A development identity provider ([`idp`])
+//! signs tokens and serves its JWKS; [`backends`] chooses memory or real AWS
+//! (or moto) stores; [`server`] starts it all; [`config`] holds the flags.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let mut config = local::config::StackConfig::default();
+//! config.addr = "127.0.0.1:0".parse()?;
+//! let stack = local::server::Stack::start(config).await?;
+//! println!("{}", stack.url());
+//! stack.shutdown().await?;
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod backends;
+pub mod banner;
+pub mod cache;
+pub mod config;
+pub mod gateway;
+pub mod idp;
+pub mod responses;
+pub mod server;
+pub mod usage;

@@ -1,0 +1,317 @@
+//! Starting the stack: bind, assemble the real authorizer and api with the
+//! chosen backends, serve, and only then warm the authorizer up (its JWKS
+//! comes from this very server when the development identity provider is on).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+use api::App;
+use api::cursor::CursorCodec;
+use authorizer::https::HttpJwksSource;
+use authorizer::{Authorizer, AuthorizerBuilder};
+use axum::Router;
+use axum::body::{Body, Bytes};
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use http::{HeaderValue, Request, Response, StatusCode, header};
+use serde_json::json;
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tracing::trace;
+
+use crate::backends::{Registry, Store};
+use crate::config::{IdpChoice, StackConfig};
+use crate::gateway::{Authorize, BadCorsOrigin, Gateway};
+use crate::idp::{
+    DEV_CLIENT_ID, DEV_POOL_ID, DevIdp, IdpError, JWKS_PATH, MintRequest, TOKEN_PATH,
+};
+
+/// Why the stack did not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The address could not be bound (in use?).
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The authorizer refused its configuration.
+    #[error("authorizer configuration: {0}")]
+    AuthorizerConfig(#[from] authorizer::ConfigError),
+    /// The JWKS client could not be built.
+    #[error("JWKS client: {0}")]
+    Jwks(#[source] reqwest::Error),
+    /// The development identity provider could not make its key.
+    #[error("development identity provider: {0}")]
+    Idp(#[from] IdpError),
+    /// The partner key registry could not be prepared.
+    #[error("partner key registry: {0}")]
+    Registry(#[from] authorizer::apikey::admin::AdminError),
+    /// The cursor key is too short.
+    #[error("--cursor-key / CURSOR_KEY must be at least 32 bytes")]
+    CursorKey,
+    /// The random number generator failed.
+    #[error("the random number generator failed")]
+    Random,
+    /// `--cors-origin` is not a header value.
+    #[error(transparent)]
+    Cors(#[from] BadCorsOrigin),
+}
+
+/// A running stack.
+#[derive(Debug)]
+pub struct Stack {
+    addr: SocketAddr,
+    gateway: Arc<Gateway>,
+    idp: Option<Arc<DevIdp>>,
+    partner_key: Option<String>,
+    shutdown: oneshot::Sender<()>,
+    task: JoinHandle<std::io::Result<()>>,
+}
+
+impl Stack {
+    /// Starts the stack for `config` with the real authorizer.
+    pub async fn start(config: StackConfig) -> Result<Self, StartError> {
+        Self::start_with(config, |a| a).await
+    }
+
+    /// Starts the stack with the real authorizer wrapped by `wrap` (tests
+    /// use it to make the authorizer fail).
+    pub async fn start_with(
+        config: StackConfig,
+        wrap: impl FnOnce(Arc<dyn Authorize>) -> Arc<dyn Authorize>,
+    ) -> Result<Self, StartError> {
+        let listener = TcpListener::bind(config.addr)
+            .await
+            .map_err(|source| StartError::Bind {
+                addr: config.addr,
+                source,
+            })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: config.addr,
+            source,
+        })?;
+        // Where this process reaches itself, even when bound to 0.0.0.0.
+        let self_addr = if addr.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), addr.port())
+        } else {
+            addr
+        };
+
+        let idp = match config.idp {
+            IdpChoice::Development => Some(Arc::new(DevIdp::generate()?)),
+            IdpChoice::Cognito { .. } => None,
+        };
+        let registry = Registry::open(&config.registry).await?;
+        let mut vars: Vec<(&str, String)> =
+            vec![("API_KEYS_SECRET_ID", registry.secret_id.clone())];
+        match &config.idp {
+            IdpChoice::Development => {
+                vars.push(("COGNITO_USER_POOL_ID", DEV_POOL_ID.into()));
+                vars.push(("COGNITO_CLIENT_IDS", DEV_CLIENT_ID.into()));
+                vars.push(("JWKS_URI", format!("http://{self_addr}{JWKS_PATH}")));
+            }
+            IdpChoice::Cognito {
+                user_pool_id,
+                client_ids,
+                jwks_uri,
+            } => {
+                vars.push(("COGNITO_USER_POOL_ID", user_pool_id.clone()));
+                vars.push(("COGNITO_CLIENT_IDS", client_ids.clone()));
+                if let Some(uri) = jwks_uri {
+                    vars.push(("JWKS_URI", uri.clone()));
+                }
+            }
+        }
+        let authorizer_config = authorizer::Config::from_lookup(|name| {
+            vars.iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+        })?;
+        let mut builder = AuthorizerBuilder::new(&authorizer_config).secret_store(registry.store);
+        if let Some(cognito) = &authorizer_config.cognito {
+            let source = HttpJwksSource::new(
+                cognito.jwks_uri.clone(),
+                authorizer_config.jwks_timeout,
+                cognito.allow_http_jwks,
+            )
+            .map_err(StartError::Jwks)?;
+            builder = builder.jwks_source(Arc::new(source));
+        }
+        let authorizer: Arc<Authorizer> = Arc::new(builder.build());
+
+        let cursor_key = match &config.cursor_key {
+            Some(k) => k.as_bytes().to_vec(),
+            None => {
+                let mut key = vec![0u8; 32];
+                aws_lc_rs::rand::fill(&mut key).map_err(|_| StartError::Random)?;
+                key
+            }
+        };
+        let codec = CursorCodec::new(&cursor_key).map_err(|_| StartError::CursorKey)?;
+        let app = App::new(Store::open(&config.store).await, codec);
+        let gateway = Arc::new(Gateway::new(
+            &config,
+            self_addr,
+            wrap(Arc::clone(&authorizer) as Arc<dyn Authorize>),
+            app,
+        )?);
+
+        let router = router(Arc::clone(&gateway), idp.clone());
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let listener = listener.tap_io(|tcp| {
+            if let Err(e) = tcp.set_nodelay(true) {
+                trace!(error = %e, "TCP_NODELAY not set");
+            }
+        });
+        let task = tokio::spawn(async move {
+            axum::serve(listener, router)
+                .with_graceful_shutdown(async {
+                    let _ = signal.await;
+                })
+                .await
+        });
+
+        // Now that the server listens, the authorizer can fetch the JWKS from it.
+        authorizer.warm_up().await;
+
+        Ok(Stack {
+            addr: self_addr,
+            gateway,
+            idp,
+            partner_key: registry.dev_key,
+            shutdown,
+            task,
+        })
+    }
+
+    /// The address it listens on.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://<addr>`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// The gateway (for its authorizer call count).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// How many times the authorizer ran.
+    pub fn authorizer_calls(&self) -> usize {
+        self.gateway.authorizer_calls()
+    }
+
+    /// The development partner key (embedded registry only).
+    pub fn partner_key(&self) -> Option<&str> {
+        self.partner_key.as_deref()
+    }
+
+    /// Whether the development identity provider is on.
+    pub fn has_dev_idp(&self) -> bool {
+        self.idp.is_some()
+    }
+
+    /// A development access token for `sub` (development identity provider only).
+    pub fn mint(
+        &self,
+        sub: &str,
+        groups: &[&str],
+        scope: Option<&str>,
+    ) -> Option<Result<String, IdpError>> {
+        let idp = self.idp.as_ref()?;
+        let request = MintRequest {
+            sub: sub.to_owned(),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            scope: scope.map(str::to_owned),
+        };
+        Some(idp.mint(&request, unix_now()).map(|r| r.access_token))
+    }
+
+    /// Stops accepting, lets open requests finish, and returns.
+    pub async fn shutdown(self) -> std::io::Result<()> {
+        let _ = self.shutdown.send(());
+        match self.task.await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(e)),
+        }
+    }
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
+}
+
+fn router(gateway: Arc<Gateway>, idp: Option<Arc<DevIdp>>) -> Router {
+    let mut router = Router::new();
+    if let Some(idp) = idp {
+        let for_jwks = Arc::clone(&idp);
+        router = router
+            .route(
+                JWKS_PATH,
+                get(move || {
+                    let idp = Arc::clone(&for_jwks);
+                    async move { json_response(StatusCode::OK, idp.jwks().to_string()) }
+                }),
+            )
+            .route(
+                TOKEN_PATH,
+                post(move |body: Bytes| {
+                    let idp = Arc::clone(&idp);
+                    async move { mint(&idp, &body) }
+                }),
+            );
+    }
+    router.fallback(move |request: Request<Body>| {
+        let gateway = Arc::clone(&gateway);
+        async move { gateway.handle(request, None).await }
+    })
+}
+
+/// `POST /_dev/token` (development only).
+fn mint(idp: &DevIdp, body: &[u8]) -> Response<Body> {
+    let request: MintRequest = match serde_json::from_slice(body) {
+        Ok(r) => r,
+        Err(e) => {
+            return json_response(
+                StatusCode::BAD_REQUEST,
+                json!({"message": format!("expected {{\"sub\": \"...\", \"groups\": [...], \"scope\": \"...\"}}: {e}")})
+                    .to_string(),
+            );
+        }
+    };
+    match idp.mint(&request, unix_now()) {
+        Ok(minted) => match serde_json::to_string(&minted) {
+            Ok(text) => json_response(StatusCode::OK, text),
+            Err(_) => json_response(StatusCode::INTERNAL_SERVER_ERROR, "{}".into()),
+        },
+        Err(e @ IdpError::BadField(_)) => json_response(
+            StatusCode::BAD_REQUEST,
+            json!({"message": e.to_string()}).to_string(),
+        ),
+        Err(e) => json_response(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            json!({"message": e.to_string()}).to_string(),
+        ),
+    }
+}
+
+fn json_response(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(text));
+    *response.status_mut() = status;
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

@@ -1,0 +1,250 @@
+//! The local stack on real backends: items in a DynamoDB table and partner
+//! keys in a Secrets Manager registry, both on moto server through the real
+//! AWS SDK. Run through `scripts/with-moto.sh cargo test --workspace`;
+//! without a loopback `AWS_ENDPOINT_URL` these tests fail (never skip, never
+//! reach a real account).
+// Test code: a failed unwrap is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+
+use authorizer::apikey::admin::{Admin, NewKey};
+use authorizer::apikey::store::SecretsManagerStore;
+use aws_sdk_cognitoidentityprovider::types::{
+    AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+};
+use local::config::{IdpChoice, RegistryChoice, StackConfig, StoreChoice};
+use local::server::Stack;
+use policies::PermissionSet;
+use serde_json::{Value, json};
+use time::OffsetDateTime;
+
+async fn moto_sdk() -> aws_config::SdkConfig {
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap_or_else(|_| {
+        panic!("AWS_ENDPOINT_URL is not set: run through scripts/with-moto.sh")
+    });
+    assert!(
+        endpoint.starts_with("http://127.0.0.1:") || endpoint.starts_with("http://localhost:"),
+        "AWS_ENDPOINT_URL={endpoint} is not a loopback address; refusing to run against it"
+    );
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
+
+async fn table(sdk: &aws_config::SdkConfig) -> String {
+    let name = format!("local-test-{}", uuid::Uuid::now_v7().simple());
+    let attr = |n: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(n)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+            .unwrap()
+    };
+    let key = |n: &str, t| {
+        KeySchemaElement::builder()
+            .attribute_name(n)
+            .key_type(t)
+            .build()
+            .unwrap()
+    };
+    aws_sdk_dynamodb::Client::new(sdk)
+        .create_table()
+        .table_name(&name)
+        .attribute_definitions(attr("pk"))
+        .attribute_definitions(attr("sk"))
+        .key_schema(key("pk", KeyType::Hash))
+        .key_schema(key("sk", KeyType::Range))
+        .billing_mode(BillingMode::PayPerRequest)
+        .send()
+        .await
+        .unwrap();
+    name
+}
+
+#[tokio::test]
+async fn items_go_to_dynamodb_and_partner_keys_come_from_secrets_manager() {
+    let sdk = moto_sdk().await;
+    let table = table(&sdk).await;
+    let secret = format!("local-test-keys-{}", uuid::Uuid::now_v7().simple());
+    let admin = Admin::new(Arc::new(SecretsManagerStore::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        secret.clone(),
+    )));
+    admin.init().await.unwrap();
+    let (key, _) = admin
+        .create(
+            &NewKey {
+                partner: "globex".into(),
+                permissions: PermissionSet::ALL,
+                usage_key: None,
+                expires: None,
+            },
+            OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+
+    let stack = Stack::start(StackConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        store: StoreChoice::DynamoDb {
+            table: table.clone(),
+        },
+        registry: RegistryChoice::SecretsManager {
+            secret_id: secret.clone(),
+        },
+        ..StackConfig::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        stack.partner_key(),
+        None,
+        "no development key with a real registry"
+    );
+    let client = reqwest::Client::new();
+    let auth = format!("ApiKey {}", key.expose());
+
+    let created = client
+        .post(format!("{}/items", stack.url()))
+        .header("Authorization", &auth)
+        .header("Content-Type", "application/json")
+        .body(json!({"name": "from the local stack"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().await.unwrap();
+    let id = created["id"].as_str().unwrap();
+
+    let got = client
+        .get(format!("{}/items/{id}", stack.url()))
+        .header("Authorization", &auth)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(got.status(), 200);
+
+    // The item is in the table, in the partner's partition.
+    let stored = aws_sdk_dynamodb::Client::new(&sdk)
+        .scan()
+        .table_name(&table)
+        .send()
+        .await
+        .unwrap();
+    let pks: Vec<String> = stored
+        .items()
+        .iter()
+        .filter_map(|i| i.get("pk")?.as_s().ok().cloned())
+        .collect();
+    assert!(pks.contains(&"OWNER#partner:globex".to_owned()), "{pks:?}");
+
+    // Users of the development identity provider still work alongside.
+    let alice = format!(
+        "Bearer {}",
+        stack.mint("alice", &[], None).unwrap().unwrap()
+    );
+    let listed = client
+        .get(format!("{}/items", stack.url()))
+        .header("Authorization", &alice)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), 200);
+    let listed: Value = listed.json().await.unwrap();
+    assert_eq!(listed["items"], json!([]));
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_moto_cognito_pool_replaces_the_development_identity_provider() {
+    const PASSWORD: &str = "Correct-Horse-9-battery";
+    let sdk = moto_sdk().await;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let pool_id = cognito
+        .create_user_pool()
+        .pool_name("local-stack")
+        .send()
+        .await
+        .unwrap()
+        .user_pool
+        .and_then(|p| p.id)
+        .unwrap();
+    let client_id = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("web")
+        .generate_secret(false)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .send()
+        .await
+        .unwrap()
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .unwrap();
+    cognito
+        .admin_create_user()
+        .user_pool_id(&pool_id)
+        .username("erin")
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await
+        .unwrap();
+    cognito
+        .admin_set_user_password()
+        .user_pool_id(&pool_id)
+        .username("erin")
+        .password(PASSWORD)
+        .permanent(true)
+        .send()
+        .await
+        .unwrap();
+    let access_token = cognito
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(&client_id)
+        .auth_parameters("USERNAME", "erin")
+        .auth_parameters("PASSWORD", PASSWORD)
+        .send()
+        .await
+        .unwrap()
+        .authentication_result
+        .and_then(|a| a.access_token)
+        .unwrap();
+
+    let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
+    let stack = Stack::start(StackConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        idp: IdpChoice::Cognito {
+            user_pool_id: pool_id.clone(),
+            client_ids: client_id,
+            jwks_uri: Some(format!("{endpoint}/{pool_id}/.well-known/jwks.json")),
+        },
+        ..StackConfig::default()
+    })
+    .await
+    .unwrap();
+    assert!(!stack.has_dev_idp());
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{}/items", stack.url()))
+        .header("Authorization", format!("Bearer {access_token}"))
+        .header("Content-Type", "application/json")
+        .body(json!({"name": "signed in for real"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    // No development token endpoint without the development identity provider.
+    let r = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .body(json!({"sub": "mallory"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    stack.shutdown().await.unwrap();
+}

@@ -1,0 +1,717 @@
+//! The local stack driven over real HTTP with reqwest: each test starts its
+//! own stack in process on a free loopback port and counts authorizer calls
+//! through the gateway.
+// Test code: a failed unwrap is a failed test with its message.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authorizer::https::BoxFuture;
+use authorizer::{AuthorizerEvent, AuthorizerResponse, HandlerError};
+use local::config::StackConfig;
+use local::gateway::Authorize;
+use local::server::Stack;
+use local::usage::Rate;
+use reqwest::{Client, Method, StatusCode};
+use serde_json::{Value, json};
+
+fn config() -> StackConfig {
+    StackConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        ..StackConfig::default()
+    }
+}
+
+async fn start(config: StackConfig) -> (Stack, Client) {
+    (Stack::start(config).await.unwrap(), Client::new())
+}
+
+fn bearer(stack: &Stack, sub: &str, groups: &[&str], scope: Option<&str>) -> String {
+    format!(
+        "Bearer {}",
+        stack.mint(sub, groups, scope).unwrap().unwrap()
+    )
+}
+
+fn partner(stack: &Stack) -> String {
+    format!("ApiKey {}", stack.partner_key().unwrap())
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: reqwest::header::HeaderMap,
+    body: Value,
+}
+
+async fn call(
+    client: &Client,
+    stack: &Stack,
+    method: Method,
+    path: &str,
+    auth: Option<&str>,
+    body: Option<Value>,
+) -> Answer {
+    let mut request = client.request(method, format!("{}{path}", stack.url()));
+    if let Some(auth) = auth {
+        request = request.header("Authorization", auth);
+    }
+    if let Some(body) = body {
+        request = request
+            .header("Content-Type", "application/json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let headers = response.headers().clone();
+    let text = response.text().await.unwrap();
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or(Value::String(text))
+    };
+    Answer {
+        status,
+        headers,
+        body,
+    }
+}
+
+/// Create, read, list, replace, patch and delete, and return the number of
+/// requests made.
+async fn crud_flow(client: &Client, stack: &Stack, auth: &str) -> usize {
+    let created = call(
+        client,
+        stack,
+        Method::POST,
+        "/items",
+        Some(auth),
+        Some(json!({"name": "milk", "tags": ["shopping"]})),
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(created.headers["location"], format!("items/{id}"));
+    assert_eq!(created.headers["etag"], "\"1\"");
+
+    let got = call(
+        client,
+        stack,
+        Method::GET,
+        &format!("/items/{id}"),
+        Some(auth),
+        None,
+    )
+    .await;
+    assert_eq!(got.status, 200);
+    assert_eq!(got.body["name"], "milk");
+
+    let listed = call(
+        client,
+        stack,
+        Method::GET,
+        "/items?limit=10",
+        Some(auth),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed.body["nextCursor"], Value::Null);
+
+    let put = client
+        .put(format!("{}/items/{id}", stack.url()))
+        .header("Authorization", auth)
+        .header("Content-Type", "application/json")
+        .header("If-Match", "\"1\"")
+        .body(json!({"name": "oat milk"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 200);
+
+    let patched = client
+        .patch(format!("{}/items/{id}", stack.url()))
+        .header("Authorization", auth)
+        .header("Content-Type", "application/merge-patch+json")
+        .body(json!({"description": "2 litres"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(patched.status(), 200);
+    let patched: Value = patched.json().await.unwrap();
+    assert_eq!(patched["name"], "oat milk");
+    assert_eq!(patched["version"], 3);
+
+    let stale = client
+        .delete(format!("{}/items/{id}", stack.url()))
+        .header("Authorization", auth)
+        .header("If-Match", "\"1\"")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(stale.status(), 412);
+    let deleted = call(
+        client,
+        stack,
+        Method::DELETE,
+        &format!("/items/{id}"),
+        Some(auth),
+        None,
+    )
+    .await;
+    assert_eq!(deleted.status, 204);
+    let gone = call(
+        client,
+        stack,
+        Method::GET,
+        &format!("/items/{id}"),
+        Some(auth),
+        None,
+    )
+    .await;
+    assert_eq!(gone.status, 404);
+    9
+}
+
+#[tokio::test]
+async fn a_user_token_goes_through_the_whole_crud_flow_with_one_authorizer_call() {
+    let (stack, client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    crud_flow(&client, &stack, &alice).await;
+    // Nine requests on five different method ARNs: one cached policy answered them all.
+    assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_partner_key_goes_through_the_whole_crud_flow() {
+    let (stack, client) = start(config()).await;
+    let key = partner(&stack);
+    crud_flow(&client, &stack, &key).await;
+    assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_missing_or_empty_identity_source_is_401_without_calling_the_authorizer() {
+    let (stack, client) = start(config()).await;
+    for auth in [None, Some(""), Some("   ")] {
+        let r = call(&client, &stack, Method::GET, "/items", auth, None).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(
+            r.body,
+            json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "detail": "Unauthorized"})
+        );
+        assert_eq!(r.headers["www-authenticate"], "Bearer");
+        assert!(r.headers.contains_key("x-amzn-requestid"));
+        assert_eq!(r.headers["access-control-allow-origin"], "*");
+    }
+    assert_eq!(stack.authorizer_calls(), 0);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn an_unauthorized_answer_is_401_and_is_not_cached() {
+    let (stack, client) = start(config()).await;
+    for auth in ["Bearer not.a.jwt", "Bearer not.a.jwt", "Basic dXNlcjpwYXNz"] {
+        let r = call(&client, &stack, Method::GET, "/items", Some(auth), None).await;
+        assert_eq!(r.status, 401, "{auth}");
+    }
+    // API Gateway caches policies only: every refused credential is asked again.
+    assert_eq!(stack.authorizer_calls(), 3);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_for_another_client_or_a_made_up_key_is_401() {
+    let (stack, client) = start(config()).await;
+    let made_up = format!("ApiKey pk_abcdefghijkl_{}", "A".repeat(40));
+    let r = call(&client, &stack, Method::GET, "/items", Some(&made_up), None).await;
+    assert_eq!(r.status, 401);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_readonly_user_reads_but_is_denied_writes_by_the_cached_policy() {
+    let (stack, client) = start(config()).await;
+    let bob = bearer(&stack, "bob", &["readonly"], None);
+    let r = call(&client, &stack, Method::GET, "/items", Some(&bob), None).await;
+    assert_eq!(r.status, 200);
+    for (method, path) in [
+        (Method::POST, "/items"),
+        (Method::PUT, "/items/x"),
+        (Method::PATCH, "/items/x"),
+        (Method::DELETE, "/items/x"),
+    ] {
+        let r = call(
+            &client,
+            &stack,
+            method,
+            path,
+            Some(&bob),
+            Some(json!({"name": "n"})),
+        )
+        .await;
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            r.body["detail"],
+            "User is not authorized to access this resource"
+        );
+        assert_eq!(r.headers["x-amzn-errortype"], "AccessDeniedException");
+    }
+    assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_principal_with_no_permission_gets_the_explicit_deny() {
+    let (stack, client) = start(config()).await;
+    let nobody = bearer(&stack, "nobody", &[], Some("openid"));
+    for _ in 0..2 {
+        let r = call(&client, &stack, Method::GET, "/items", Some(&nobody), None).await;
+        assert_eq!(r.status, 403);
+        assert_eq!(
+            r.body["detail"],
+            "User is not authorized to access this resource with an explicit deny"
+        );
+    }
+    // The Deny policy is a policy: cached like an Allow.
+    assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn scopes_grant_exactly_their_permission() {
+    let (stack, client) = start(config()).await;
+    let reader = bearer(&stack, "svc", &[], Some("items/read"));
+    let r = call(&client, &stack, Method::GET, "/items", Some(&reader), None).await;
+    assert_eq!(r.status, 200);
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&reader),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cached_policy_answers_other_routes_and_each_token_has_its_own_entry() {
+    let (stack, client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    let carol = bearer(&stack, "carol", &[], None);
+    for path in ["/items", "/items/a", "/items/b", "/items?limit=5"] {
+        call(&client, &stack, Method::GET, path, Some(&alice), None).await;
+    }
+    assert_eq!(stack.authorizer_calls(), 1);
+    call(
+        &client,
+        &stack,
+        Method::DELETE,
+        "/items/a",
+        Some(&alice),
+        None,
+    )
+    .await;
+    assert_eq!(stack.authorizer_calls(), 1);
+    call(&client, &stack, Method::GET, "/items", Some(&carol), None).await;
+    assert_eq!(stack.authorizer_calls(), 2);
+    // The key is the header's whole value: another spelling is another entry.
+    let alice_lower = alice.replacen("Bearer", "bearer", 1);
+    let r = call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some(&alice_lower),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(stack.authorizer_calls(), 3);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_zero_ttl_calls_the_authorizer_for_every_request() {
+    let (stack, client) = start(StackConfig {
+        cache_ttl: Duration::ZERO,
+        ..config()
+    })
+    .await;
+    let alice = bearer(&stack, "alice", &[], None);
+    for _ in 0..3 {
+        let r = call(&client, &stack, Method::GET, "/items", Some(&alice), None).await;
+        assert_eq!(r.status, 200);
+    }
+    assert_eq!(stack.authorizer_calls(), 3);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn two_users_are_isolated_from_each_other() {
+    let (stack, client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    let carol = bearer(&stack, "carol", &[], None);
+    let created = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&alice),
+        Some(json!({"name": "secret"})),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap();
+    let path = format!("/items/{id}");
+    assert_eq!(
+        call(&client, &stack, Method::GET, &path, Some(&carol), None)
+            .await
+            .status,
+        404
+    );
+    assert_eq!(
+        call(&client, &stack, Method::DELETE, &path, Some(&carol), None)
+            .await
+            .status,
+        404
+    );
+    let listed = call(&client, &stack, Method::GET, "/items", Some(&carol), None).await;
+    assert_eq!(listed.body["items"], json!([]));
+    // The partner is a third namespace.
+    let listed = call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some(&partner(&stack)),
+        None,
+    )
+    .await;
+    assert_eq!(listed.body["items"], json!([]));
+    assert_eq!(
+        call(&client, &stack, Method::GET, &path, Some(&alice), None)
+            .await
+            .status,
+        200
+    );
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_usage_plan_throttles_each_usage_key_with_429_and_leaves_users_alone() {
+    let (stack, client) = start(StackConfig {
+        usage_plan: Some(Rate {
+            per_second: 0.001,
+            burst: 3,
+        }),
+        ..config()
+    })
+    .await;
+    let key = partner(&stack);
+    for _ in 0..3 {
+        let r = call(&client, &stack, Method::GET, "/items", Some(&key), None).await;
+        assert_eq!(r.status, 200);
+    }
+    let r = call(&client, &stack, Method::GET, "/items", Some(&key), None).await;
+    assert_eq!(r.status, 429);
+    assert_eq!(
+        r.body,
+        json!({"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": "Too Many Requests"})
+    );
+    // Users carry no usage identifier key: the plan does not meter them.
+    let alice = bearer(&stack, "alice", &[], None);
+    for _ in 0..5 {
+        let r = call(&client, &stack, Method::GET, "/items", Some(&alice), None).await;
+        assert_eq!(r.status, 200);
+    }
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_stage_throttle_applies_to_every_caller() {
+    let (stack, client) = start(StackConfig {
+        stage_throttle: Some(Rate {
+            per_second: 0.001,
+            burst: 2,
+        }),
+        ..config()
+    })
+    .await;
+    let alice = bearer(&stack, "alice", &[], None);
+    let statuses: Vec<u16> = {
+        let mut s = Vec::new();
+        for _ in 0..3 {
+            s.push(
+                call(&client, &stack, Method::GET, "/items", Some(&alice), None)
+                    .await
+                    .status
+                    .as_u16(),
+            );
+        }
+        s
+    };
+    assert_eq!(statuses, [200, 200, 429]);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn unknown_routes_and_methods_are_403_missing_authentication_token() {
+    let (stack, client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    for (method, path) in [
+        (Method::GET, "/"),
+        (Method::GET, "/nothing"),
+        (Method::GET, "/items/a/b"),
+        (Method::DELETE, "/items"),
+        (Method::POST, "/items/x"),
+    ] {
+        let r = call(&client, &stack, method.clone(), path, Some(&alice), None).await;
+        assert_eq!(r.status, 403, "{method} {path}");
+        assert_eq!(r.body["detail"], "Missing Authentication Token");
+        assert_eq!(r.body["errorType"], "MISSING_AUTHENTICATION_TOKEN");
+    }
+    assert_eq!(stack.authorizer_calls(), 0);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_preflight_is_answered_without_credentials_per_the_template() {
+    let (stack, client) = start(StackConfig {
+        cors_origin: "http://localhost:5173".into(),
+        ..config()
+    })
+    .await;
+    for path in ["/items", "/items/x"] {
+        let r = client
+            .request(Method::OPTIONS, format!("{}{path}", stack.url()))
+            .header("Origin", "http://localhost:5173")
+            .header("Access-Control-Request-Method", "POST")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200);
+        let h = r.headers();
+        assert_eq!(h["access-control-allow-origin"], "http://localhost:5173");
+        assert_eq!(
+            h["access-control-allow-methods"],
+            "GET,POST,PUT,PATCH,DELETE,OPTIONS"
+        );
+        assert_eq!(
+            h["access-control-allow-headers"],
+            "Authorization,Content-Type,If-Match,Idempotency-Key"
+        );
+        assert_eq!(h["access-control-max-age"], "600");
+    }
+    let r = call(&client, &stack, Method::OPTIONS, "/nothing", None, None).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(
+        r.headers["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+    assert_eq!(stack.authorizer_calls(), 0);
+    stack.shutdown().await.unwrap();
+}
+
+/// An authorizer that fails the way a crashed or misconfigured Lambda does.
+struct Broken;
+
+impl Authorize for Broken {
+    fn authorize(
+        &self,
+        _event: AuthorizerEvent,
+    ) -> BoxFuture<'_, Result<AuthorizerResponse, HandlerError>> {
+        Box::pin(async { Err(HandlerError::Internal) })
+    }
+}
+
+#[tokio::test]
+async fn any_other_authorizer_failure_is_a_500_and_is_not_cached() {
+    let stack = Stack::start_with(config(), |_real| Arc::new(Broken))
+        .await
+        .unwrap();
+    let client = Client::new();
+    for _ in 0..2 {
+        let r = call(
+            &client,
+            &stack,
+            Method::GET,
+            "/items",
+            Some("Bearer x.y.z"),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 500);
+        assert_eq!(r.body["detail"], Value::Null);
+        assert_eq!(r.body["errorType"], "AUTHORIZER_CONFIGURATION_ERROR");
+        assert_eq!(
+            r.headers["x-amzn-errortype"],
+            "AuthorizerConfigurationException"
+        );
+    }
+    assert_eq!(stack.authorizer_calls(), 2);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_development_idp_mints_tokens_over_http_and_serves_its_jwks() {
+    let (stack, client) = start(config()).await;
+    let jwks: Value = client
+        .get(format!("{}/_dev/jwks.json", stack.url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(jwks["keys"][0]["kty"], "RSA");
+    assert_eq!(jwks["keys"][0]["use"], "sig");
+
+    let minted: Value = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .json(&json!({"sub": "dave", "groups": ["readonly"]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(minted["token_type"], "Bearer");
+    let dave = format!("Bearer {}", minted["access_token"].as_str().unwrap());
+    let r = call(&client, &stack, Method::GET, "/items", Some(&dave), None).await;
+    assert_eq!(r.status, 200);
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&dave),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+
+    let bad = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .json(&json!({"user": "dave"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_signed_by_another_key_is_401() {
+    let (stack, client) = start(config()).await;
+    let (other, _) = start(config()).await;
+    let foreign = bearer(&other, "alice", &[], None);
+    let r = call(&client, &stack, Method::GET, "/items", Some(&foreign), None).await;
+    assert_eq!(r.status, 401);
+    other.shutdown().await.unwrap();
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn api_errors_pass_through_as_problem_json() {
+    let (stack, client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&alice),
+        Some(json!({"name": ""})),
+    )
+    .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    let r = client
+        .post(format!("{}/items", stack.url()))
+        .header("Authorization", &alice)
+        .header("Content-Type", "text/plain")
+        .body("hello")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    stack.shutdown().await.unwrap();
+}
+
+/// Sends raw bytes (what reqwest would normalise away) and returns the status line.
+async fn raw(stack: &Stack, request: String) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(stack.addr()).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    stream.read_to_end(&mut answer).await.unwrap();
+    String::from_utf8_lossy(&answer)
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+#[tokio::test]
+async fn odd_paths_hosts_and_queries_get_answers_not_crashes() {
+    let (stack, _client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    for (target, host) in [
+        ("/items/a%22b%ZZ", "127.0.0.1"),
+        ("/items/x?limit=%FF&limit=2&cursor=a+b", "127.0.0.1"),
+        ("/items?limit=%FF", "bad host:99999"),
+        ("/items/%2e%2e", "[::1"),
+        ("/items/\u{e9}t\u{e9}", "x:1"),
+    ] {
+        let line = raw(
+            &stack,
+            format!(
+                "GET {target} HTTP/1.1\r\nHost: {host}\r\nAuthorization: {alice}\r\nConnection: close\r\n\r\n"
+            ),
+        )
+        .await;
+        assert!(line.starts_with("HTTP/1.1 "), "{target} {host}: {line:?}");
+        assert!(!line.starts_with("HTTP/1.1 5"), "{target} {host}: {line:?}");
+    }
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_load_generator_runs_a_small_load_without_errors() {
+    let (stack, _client) = start(StackConfig {
+        // The load generator's own user is not metered; keep the plan out of it anyway.
+        usage_plan: None,
+        ..config()
+    })
+    .await;
+    let addr = stack.addr().to_string();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_loadgen"))
+            .args(["--addr", &addr, "--requests", "2000", "--connections", "4"])
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("2000 requests over 4 connections"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("errors 0"), "{stdout}");
+    // One authorizer call for the item's creation and all 2000 GETs: one token.
+    assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
