@@ -13,6 +13,9 @@ use crate::usage::Rate;
 pub const LOCAL_REGION: &str = "us-east-1";
 /// The account id in every method ARN (the documentation account).
 pub const LOCAL_ACCOUNT_ID: &str = "123456789012";
+/// The first-party usage key the authorizer returns for users
+/// (`USER_USAGE_KEY`), as the SAM stack's generated one.
+pub const LOCAL_USER_USAGE_KEY: &str = "local-usage-key-users-0001";
 /// API Gateway caps the authorizer result TTL at one hour.
 pub const MAX_CACHE_TTL_SECONDS: u64 = 3600;
 

@@ -14,7 +14,10 @@
 //!    Deny) is cached for the TTL and answers later requests to any route;
 //! 6. the policy evaluated for this request's method ARN with API Gateway's
 //!    semantics → 403 unless allowed;
-//! 7. the usage plan's bucket for the `usageIdentifierKey`, if any → 429;
+//! 7. every method requires an API key, as in the template: no
+//!    `usageIdentifierKey` from the authorizer → 403; then the partner usage
+//!    plan's bucket for that key → 429 (the users' shared key is in a plan
+//!    as wide as the stage throttle, so only step 3 bounds it);
 //! 8. the api, called with the REST proxy event (payload 1.0) converted by
 //!    `lambda_http` exactly as in Lambda, the authorizer context in
 //!    `requestContext.authorizer` (values as strings, plus `principalId`
@@ -118,6 +121,7 @@ pub struct Gateway {
     app: App<Store>,
     cache: AuthorizerCache<Authorization>,
     usage_plan: Option<UsagePlan>,
+    user_usage_key: String,
     stage_throttle: Option<StageThrottle>,
     cors_origin: HeaderValue,
     arn_prefix: String,
@@ -155,6 +159,7 @@ impl Gateway {
             app,
             cache: AuthorizerCache::new(config.cache_ttl),
             usage_plan: config.usage_plan.map(UsagePlan::new),
+            user_usage_key: crate::config::LOCAL_USER_USAGE_KEY.to_owned(),
             stage_throttle: config.stage_throttle.map(|r| StageThrottle::new(r, now)),
             cors_origin: HeaderValue::from_str(&config.cors_origin).map_err(|_| BadCorsOrigin)?,
             arn_prefix: format!(
@@ -242,10 +247,14 @@ impl Gateway {
             Decision::ExplicitDeny => return Err(GatewayError::AccessDenied { explicit: true }),
             Decision::ImplicitDeny => return Err(GatewayError::AccessDenied { explicit: false }),
         }
-        if let (Some(plan), Some(key)) = (
-            &self.usage_plan,
-            authorization.response.usage_identifier_key.as_deref(),
-        ) && !plan.admit(key, Instant::now())
+        let key = authorization
+            .response
+            .usage_identifier_key
+            .as_deref()
+            .ok_or(GatewayError::InvalidApiKey)?;
+        if key != self.user_usage_key
+            && let Some(plan) = &self.usage_plan
+            && !plan.admit(key, Instant::now())
         {
             return Err(GatewayError::Throttled);
         }

@@ -39,6 +39,9 @@ pub enum GatewayError {
         /// A `Deny` statement matched (rather than no `Allow`).
         explicit: bool,
     },
+    /// Every method requires an API key (as in the template) and the
+    /// authorizer returned no `usageIdentifierKey` (`INVALID_API_KEY`).
+    InvalidApiKey,
     /// A throttle refused the request (`THROTTLED`).
     Throttled,
     /// The authorizer failed otherwise (`AUTHORIZER_CONFIGURATION_ERROR`).
@@ -51,9 +54,9 @@ impl GatewayError {
     /// The HTTP status API Gateway answers with.
     pub fn status(self) -> StatusCode {
         match self {
-            GatewayError::MissingAuthenticationToken | GatewayError::AccessDenied { .. } => {
-                StatusCode::FORBIDDEN
-            }
+            GatewayError::MissingAuthenticationToken
+            | GatewayError::AccessDenied { .. }
+            | GatewayError::InvalidApiKey => StatusCode::FORBIDDEN,
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::AuthorizerFailure => StatusCode::INTERNAL_SERVER_ERROR,
@@ -67,6 +70,7 @@ impl GatewayError {
             GatewayError::MissingAuthenticationToken => "MISSING_AUTHENTICATION_TOKEN",
             GatewayError::Unauthorized => "UNAUTHORIZED",
             GatewayError::AccessDenied { .. } => "ACCESS_DENIED",
+            GatewayError::InvalidApiKey => "INVALID_API_KEY",
             GatewayError::Throttled => "THROTTLED",
             GatewayError::AuthorizerFailure => "AUTHORIZER_CONFIGURATION_ERROR",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
@@ -85,6 +89,7 @@ impl GatewayError {
             GatewayError::AccessDenied { explicit: true } => {
                 Some("User is not authorized to access this resource with an explicit deny")
             }
+            GatewayError::InvalidApiKey => Some("Forbidden"),
             GatewayError::Throttled => Some("Too Many Requests"),
             GatewayError::AuthorizerFailure => None,
             GatewayError::RequestTooLarge => Some("Request Too Long"),
@@ -97,6 +102,7 @@ impl GatewayError {
             GatewayError::MissingAuthenticationToken => "MissingAuthenticationTokenException",
             GatewayError::Unauthorized => "UnauthorizedException",
             GatewayError::AccessDenied { .. } => "AccessDeniedException",
+            GatewayError::InvalidApiKey => "ForbiddenException",
             GatewayError::Throttled => "TooManyRequestsException",
             GatewayError::AuthorizerFailure => "AuthorizerConfigurationException",
             GatewayError::RequestTooLarge => "RequestTooLargeException",
@@ -111,7 +117,7 @@ impl GatewayError {
             GatewayError::Unauthorized => {
                 json!({"type": "about:blank", "title": "Unauthorized", "status": status, "detail": detail})
             }
-            GatewayError::AccessDenied { .. } => {
+            GatewayError::AccessDenied { .. } | GatewayError::InvalidApiKey => {
                 json!({"type": "about:blank", "title": "Forbidden", "status": status, "detail": detail})
             }
             GatewayError::Throttled => {

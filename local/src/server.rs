@@ -107,8 +107,10 @@ impl Stack {
             IdpChoice::Cognito { .. } => None,
         };
         let registry = Registry::open(&config.registry).await?;
-        let mut vars: Vec<(&str, String)> =
-            vec![("API_KEYS_SECRET_ID", registry.secret_id.clone())];
+        let mut vars: Vec<(&str, String)> = vec![
+            ("API_KEYS_SECRET_ID", registry.secret_id.clone()),
+            ("USER_USAGE_KEY", crate::config::LOCAL_USER_USAGE_KEY.into()),
+        ];
         match &config.idp {
             IdpChoice::Development => {
                 vars.push(("COGNITO_USER_POOL_ID", DEV_POOL_ID.into()));
@@ -127,11 +129,7 @@ impl Stack {
                 }
             }
         }
-        let authorizer_config = authorizer::Config::from_lookup(|name| {
-            vars.iter()
-                .find(|(k, _)| *k == name)
-                .map(|(_, v)| v.clone())
-        })?;
+        let authorizer_config = authorizer::Config::from_pairs(&vars)?;
         let mut builder = AuthorizerBuilder::new(&authorizer_config).secret_store(registry.store);
         if let Some(cognito) = &authorizer_config.cognito {
             let source = HttpJwksSource::new(

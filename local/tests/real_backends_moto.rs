@@ -80,7 +80,7 @@ async fn items_go_to_dynamodb_and_partner_keys_come_from_secrets_manager() {
             &NewKey {
                 partner: "globex".into(),
                 permissions: PermissionSet::ALL,
-                usage_key: None,
+                usage_key: Some("moto-partner-usage-key-01".into()),
                 expires: None,
             },
             OffsetDateTime::now_utc(),

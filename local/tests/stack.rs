@@ -425,7 +425,8 @@ async fn the_usage_plan_throttles_each_usage_key_with_429_and_leaves_users_alone
         r.body,
         json!({"type": "about:blank", "title": "Too Many Requests", "status": 429, "detail": "Too Many Requests"})
     );
-    // Users carry no usage identifier key: the plan does not meter them.
+    // Users share the first-party key, whose plan is the stage throttle:
+    // the partner plan does not meter them.
     let alice = bearer(&stack, "alice", &[], None);
     for _ in 0..5 {
         let r = call(&client, &stack, Method::GET, "/items", Some(&alice), None).await;
@@ -713,5 +714,39 @@ async fn the_load_generator_runs_a_small_load_without_errors() {
     assert!(stdout.contains("errors 0"), "{stdout}");
     // One authorizer call for the item's creation and all 2000 GETs: one token.
     assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+/// An authorizer that allows everything but returns no usage key, as for a
+/// partner key issued without `--usage-key`.
+struct AllowWithoutUsageKey(Arc<dyn Authorize>);
+
+impl Authorize for AllowWithoutUsageKey {
+    fn authorize(
+        &self,
+        event: AuthorizerEvent,
+    ) -> BoxFuture<'_, Result<AuthorizerResponse, HandlerError>> {
+        Box::pin(async move {
+            let mut response = self.0.authorize(event).await?;
+            response.usage_identifier_key = None;
+            Ok(response)
+        })
+    }
+}
+
+#[tokio::test]
+async fn every_method_requires_an_api_key_so_an_allowed_caller_without_one_gets_403() {
+    let stack = Stack::start_with(config(), |real| Arc::new(AllowWithoutUsageKey(real)))
+        .await
+        .unwrap();
+    let client = Client::new();
+    let alice = bearer(&stack, "alice", &[], None);
+    let r = call(&client, &stack, Method::GET, "/items", Some(&alice), None).await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.headers["x-amzn-errortype"], "ForbiddenException");
+    assert_eq!(
+        r.body,
+        json!({"type": "about:blank", "title": "Forbidden", "status": 403, "detail": "Forbidden"})
+    );
     stack.shutdown().await.unwrap();
 }
