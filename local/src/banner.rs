@@ -68,7 +68,7 @@ pub fn banner(url: &str, stage: &str, credentials: &Credentials) -> String {
     if credentials.alice.is_some() {
         let _ = writeln!(
             out,
-            "More tokens (development only): cargo run --release -p local -- token --user carol --group readonly --url {url}"
+            "# more tokens (development only): cargo run --release -p local -- token --user carol --group readonly --url {url}"
         );
     }
     out
