@@ -231,3 +231,85 @@ impl std::io::Write for LogSink {
         Ok(())
     }
 }
+
+/// A user signed in to a freshly created Cognito user pool.
+#[derive(Debug, Clone)]
+pub struct SignedIn {
+    /// The pool created.
+    pub pool_id: String,
+    /// Its first-party app client (no secret, `USER_PASSWORD_AUTH`).
+    pub client_id: String,
+    /// The user's access token.
+    pub access_token: String,
+    /// The user's ID token.
+    pub id_token: String,
+}
+
+/// The password `sign_in_new_user` sets (it satisfies Cognito's default policy).
+pub const TEST_PASSWORD: &str = "Correct-Horse-9-battery";
+
+/// Creates a user pool named `pool_name`, an app client and a user
+/// `username`, sets the user's password and signs in with
+/// `USER_PASSWORD_AUTH`, through the real SDK: point `client` at a local
+/// stand-in such as moto server, never at a real account.
+pub async fn sign_in_new_user(
+    client: &aws_sdk_cognitoidentityprovider::Client,
+    pool_name: &str,
+    username: &str,
+) -> Result<SignedIn, Box<dyn std::error::Error + Send + Sync>> {
+    use aws_sdk_cognitoidentityprovider::types::{
+        AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
+    };
+
+    let pool_id = client
+        .create_user_pool()
+        .pool_name(pool_name)
+        .send()
+        .await?
+        .user_pool
+        .and_then(|p| p.id)
+        .ok_or("no pool id")?;
+    let client_id = client
+        .create_user_pool_client()
+        .user_pool_id(&pool_id)
+        .client_name("web")
+        .generate_secret(false)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
+        .send()
+        .await?
+        .user_pool_client
+        .and_then(|c| c.client_id)
+        .ok_or("no client id")?;
+    client
+        .admin_create_user()
+        .user_pool_id(&pool_id)
+        .username(username)
+        .message_action(MessageActionType::Suppress)
+        .send()
+        .await?;
+    client
+        .admin_set_user_password()
+        .user_pool_id(&pool_id)
+        .username(username)
+        .password(TEST_PASSWORD)
+        .permanent(true)
+        .send()
+        .await?;
+    let auth = client
+        .initiate_auth()
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .client_id(&client_id)
+        .auth_parameters("USERNAME", username)
+        .auth_parameters("PASSWORD", TEST_PASSWORD)
+        .send()
+        .await?
+        .authentication_result
+        .ok_or("no authentication result")?;
+    Ok(SignedIn {
+        pool_id,
+        client_id,
+        access_token: auth.access_token.ok_or("no access token")?,
+        id_token: auth.id_token.ok_or("no id token")?,
+    })
+}

@@ -10,9 +10,6 @@ use std::sync::Arc;
 
 use authorizer::apikey::admin::{Admin, NewKey};
 use authorizer::apikey::store::SecretsManagerStore;
-use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
-};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
@@ -161,59 +158,16 @@ async fn items_go_to_dynamodb_and_partner_keys_come_from_secrets_manager() {
 
 #[tokio::test]
 async fn a_moto_cognito_pool_replaces_the_development_identity_provider() {
-    const PASSWORD: &str = "Correct-Horse-9-battery";
     let sdk = moto_sdk().await;
     let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
-    let pool_id = cognito
-        .create_user_pool()
-        .pool_name("local-stack")
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .and_then(|p| p.id)
-        .unwrap();
-    let client_id = cognito
-        .create_user_pool_client()
-        .user_pool_id(&pool_id)
-        .client_name("web")
-        .generate_secret(false)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .and_then(|c| c.client_id)
-        .unwrap();
-    cognito
-        .admin_create_user()
-        .user_pool_id(&pool_id)
-        .username("erin")
-        .message_action(MessageActionType::Suppress)
-        .send()
+    let signed_in = authorizer::testkit::sign_in_new_user(&cognito, "local-stack", "erin")
         .await
         .unwrap();
-    cognito
-        .admin_set_user_password()
-        .user_pool_id(&pool_id)
-        .username("erin")
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
-    let access_token = cognito
-        .initiate_auth()
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .client_id(&client_id)
-        .auth_parameters("USERNAME", "erin")
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap()
-        .authentication_result
-        .and_then(|a| a.access_token)
-        .unwrap();
+    let (pool_id, client_id, access_token) = (
+        signed_in.pool_id,
+        signed_in.client_id,
+        signed_in.access_token,
+    );
 
     let endpoint = std::env::var("AWS_ENDPOINT_URL").unwrap();
     let stack = Stack::start(StackConfig {

@@ -11,14 +11,11 @@
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use authorizer::testkit::sign_in_new_user;
 use authorizer::{Authorizer, AuthorizerEvent, Config, Failure, Rejection};
 use aws_sdk_cognitoidentityprovider::Client;
-use aws_sdk_cognitoidentityprovider::types::{
-    AuthFlowType, ExplicitAuthFlowsType, MessageActionType,
-};
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
-const PASSWORD: &str = "Correct-Horse-9-battery";
 
 /// The stand-in's endpoint. Refuses to run without one: these tests must
 /// never reach the real cloud.
@@ -45,62 +42,13 @@ async fn pool_with_signed_in_user(name: &str) -> Pool {
     moto_endpoint();
     let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
     let client = Client::new(&sdk);
-    let pool_id = client
-        .create_user_pool()
-        .pool_name(name)
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .and_then(|p| p.id)
-        .unwrap();
-    let client_id = client
-        .create_user_pool_client()
-        .user_pool_id(&pool_id)
-        .client_name("web")
-        .generate_secret(false)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
-        .explicit_auth_flows(ExplicitAuthFlowsType::AllowRefreshTokenAuth)
-        .send()
-        .await
-        .unwrap()
-        .user_pool_client
-        .and_then(|c| c.client_id)
-        .unwrap();
-    client
-        .admin_create_user()
-        .user_pool_id(&pool_id)
-        .username("alice")
-        .message_action(MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    client
-        .admin_set_user_password()
-        .user_pool_id(&pool_id)
-        .username("alice")
-        .password(PASSWORD)
-        .permanent(true)
-        .send()
-        .await
-        .unwrap();
-    let auth = client
-        .initiate_auth()
-        .auth_flow(AuthFlowType::UserPasswordAuth)
-        .client_id(&client_id)
-        .auth_parameters("USERNAME", "alice")
-        .auth_parameters("PASSWORD", PASSWORD)
-        .send()
-        .await
-        .unwrap()
-        .authentication_result
-        .unwrap();
+    let s = sign_in_new_user(&client, name, "alice").await.unwrap();
     Pool {
         client,
-        pool_id,
-        client_id,
-        access_token: auth.access_token.unwrap(),
-        id_token: auth.id_token.unwrap(),
+        pool_id: s.pool_id,
+        client_id: s.client_id,
+        access_token: s.access_token,
+        id_token: s.id_token,
     }
 }
 
