@@ -13,7 +13,6 @@ use policies::{FIRST_PARTY_SCOPE, MethodArn, TokenUse};
 use tracing::{error, info};
 
 use crate::apikey::cache::RegistryCache;
-use crate::apikey::format::PartnerKey;
 use crate::apikey::store::{SecretStore, SecretsManagerStore};
 use crate::apikey::verify::PartnerKeyVerifier;
 use crate::claims::VerifiedToken;
@@ -148,8 +147,19 @@ impl Authorizer {
         event: &AuthorizerEvent,
         now: f64,
     ) -> Result<AuthorizerResponse, Failure> {
-        let arn: MethodArn = event.method_arn.parse().map_err(Failure::BadMethodArn)?;
-        match credentials::extract(event)? {
+        self.decide(&event.method_arn, credentials::extract(event), now)
+            .await
+    }
+
+    /// The decision for a credential already extracted from the event.
+    async fn decide(
+        &self,
+        method_arn: &str,
+        credential: Result<Credential<'_>, Rejection>,
+        now: f64,
+    ) -> Result<AuthorizerResponse, Failure> {
+        let arn: MethodArn = method_arn.parse().map_err(Failure::BadMethodArn)?;
+        match credential? {
             Credential::Jwt(token) => {
                 let verified = self.verify_jwt(token, now).await?;
                 Ok(decision::for_token(
@@ -189,8 +199,12 @@ impl Authorizer {
             .duration_since(UNIX_EPOCH)
             .unwrap_or(Duration::ZERO)
             .as_secs_f64();
-        let result = self.authorize(&event, now).await;
-        log_decision(&event, &result, started.elapsed());
+        // Extracted once: the decision and the log line both use it.
+        let credential = credentials::extract(&event);
+        let result = self
+            .decide(&event.method_arn, credential.clone(), now)
+            .await;
+        log_decision(credential.ok(), &result, started.elapsed());
         result.map_err(|failure| match failure {
             Failure::Unauthorized(_) => HandlerError::Unauthorized,
             Failure::BadMethodArn(_) => HandlerError::Internal,
@@ -203,16 +217,21 @@ impl Authorizer {
 /// an API key, its id (a fingerprint of a key would be a prefix of its stored
 /// hash).
 fn log_decision(
-    event: &AuthorizerEvent,
+    credential: Option<Credential<'_>>,
     result: &Result<AuthorizerResponse, Failure>,
     elapsed: Duration,
 ) {
-    let fp = match credentials::extract(event) {
-        Ok(Credential::Jwt(t)) => fingerprint(t),
-        Ok(Credential::ApiKey(k)) => PartnerKey::parse(k)
-            .map(|k| format!("key:{}", k.id()))
+    // For a refused key, the rejection's detail names the key id when the key
+    // was well-formed enough to have one.
+    let fp = match (credential, result) {
+        (Some(Credential::Jwt(t)), _) => fingerprint(t),
+        (Some(Credential::ApiKey(_)), Ok(r)) => r
+            .context
+            .key_id
+            .as_deref()
+            .map(|id| format!("key:{id}"))
             .unwrap_or_default(),
-        Err(_) => String::new(),
+        _ => String::new(),
     };
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
     match result {
