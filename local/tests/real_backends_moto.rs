@@ -10,9 +10,6 @@ use std::sync::Arc;
 
 use authorizer::apikey::admin::{Admin, NewKey};
 use authorizer::apikey::store::SecretsManagerStore;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-};
 use local::config::{IdpChoice, RegistryChoice, StackConfig, StoreChoice};
 use local::server::Stack;
 use policies::PermissionSet;
@@ -34,29 +31,7 @@ async fn moto_sdk() -> aws_config::SdkConfig {
 
 async fn table(sdk: &aws_config::SdkConfig) -> String {
     let name = format!("local-test-{}", uuid::Uuid::now_v7().simple());
-    let attr = |n: &str| {
-        AttributeDefinition::builder()
-            .attribute_name(n)
-            .attribute_type(ScalarAttributeType::S)
-            .build()
-            .unwrap()
-    };
-    let key = |n: &str, t| {
-        KeySchemaElement::builder()
-            .attribute_name(n)
-            .key_type(t)
-            .build()
-            .unwrap()
-    };
-    aws_sdk_dynamodb::Client::new(sdk)
-        .create_table()
-        .table_name(&name)
-        .attribute_definitions(attr("pk"))
-        .attribute_definitions(attr("sk"))
-        .key_schema(key("pk", KeyType::Hash))
-        .key_schema(key("sk", KeyType::Range))
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
+    api::store::DynamoDbStore::create_table(&aws_sdk_dynamodb::Client::new(sdk), &name)
         .await
         .unwrap();
     name

@@ -47,6 +47,51 @@ impl DynamoDbStore {
         &self.table
     }
 
+    /// Creates the table this store expects, as `template.yaml` declares it:
+    /// string keys `pk` (hash) and `sk` (range), on-demand billing, TTL on
+    /// `expiresAt`. For tests and local runs against a stand-in such as moto
+    /// server; deployed stacks get their table from the template.
+    pub async fn create_table(client: &Client, table: &str) -> Result<(), BoxError> {
+        use aws_sdk_dynamodb::types::{
+            AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+            TimeToLiveSpecification,
+        };
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+        };
+        client
+            .create_table()
+            .table_name(table)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await?;
+        client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(
+                TimeToLiveSpecification::builder()
+                    .attribute_name("expiresAt")
+                    .enabled(true)
+                    .build()?,
+            )
+            .send()
+            .await?;
+        Ok(())
+    }
+
     async fn get_attrs(&self, pk: String, sk: String) -> Result<Option<Attrs>, StoreError> {
         let out = self
             .client
