@@ -69,7 +69,6 @@ mod tests {
 
     fn request(headers: &[(&str, &str)]) -> AuthorizerEvent {
         AuthorizerEvent {
-            kind: Some("REQUEST".into()),
             headers: Some(
                 headers
                     .iter()

@@ -2,7 +2,8 @@
 //!
 //! Input: one struct reads both REST API `TOKEN` events (`authorizationToken`)
 //! and `REQUEST` events (`headers`): the function serves whichever the API is
-//! configured with, and the fields it does not use are skipped unparsed.
+//! configured with, and the fields it does not use (`type` among them: the
+//! fields present say which kind of event it is) are skipped unparsed.
 //!
 //! Output: written here rather than with `aws_lambda_events`' response type,
 //! because that type serializes absent options (e.g. `usageIdentifierKey`) as
@@ -17,9 +18,6 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerEvent {
-    /// `TOKEN` or `REQUEST`.
-    #[serde(rename = "type", default)]
-    pub kind: Option<String>,
     /// TOKEN events: the identity source's value (the `Authorization` header).
     #[serde(default)]
     pub authorization_token: Option<String>,
@@ -35,7 +33,6 @@ impl AuthorizerEvent {
     /// A TOKEN event, as API Gateway sends it.
     pub fn token(authorization_token: impl Into<String>, method_arn: impl Into<String>) -> Self {
         AuthorizerEvent {
-            kind: Some("TOKEN".to_owned()),
             authorization_token: Some(authorization_token.into()),
             method_arn: method_arn.into(),
             headers: None,
