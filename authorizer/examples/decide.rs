@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authorizer::jwt::SigAlg;
+use authorizer::jwt::token::SigAlg;
 use authorizer::testkit::{SigningKey, StaticJwks, access_claims, jwks};
 use authorizer::{AuthorizerBuilder, AuthorizerEvent, Config, Failure};
 

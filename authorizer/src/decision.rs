@@ -7,8 +7,8 @@
 use policies::{ApiPrefix, permissions_for_token, policy_for};
 
 use crate::apikey::registry::ActiveRecord;
-use crate::claims::VerifiedToken;
 use crate::event::{AuthorizerResponse, Context};
+use crate::jwt::claims::VerifiedToken;
 
 /// The response for a verified Cognito token. `usage_key` is the first-party
 /// usage plan key (`USER_USAGE_KEY`), shared by all users.

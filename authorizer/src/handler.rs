@@ -15,17 +15,17 @@ use tracing::{error, info};
 use crate::apikey::cache::RegistryCache;
 use crate::apikey::store::{SecretStore, SecretsManagerStore};
 use crate::apikey::verify::PartnerKeyVerifier;
-use crate::claims::VerifiedToken;
 use crate::config::Config;
 use crate::credentials::{self, Credential};
 use crate::decision;
 use crate::event::{AuthorizerEvent, AuthorizerResponse};
 use crate::fingerprint::fingerprint;
-use crate::https::{HttpJwksSource, JwksSource};
-use crate::jwks::{DEFAULT_COOLDOWN, JwksCache};
+use crate::jwt::claims::VerifiedToken;
+use crate::jwt::https::{HttpJwksSource, JwksSource};
+use crate::jwt::jwks::{DEFAULT_COOLDOWN, JwksCache};
+use crate::jwt::revocation::{CognitoRevocation, RevocationCheck};
+use crate::jwt::verifier::JwtVerifier;
 use crate::reject::Rejection;
-use crate::revocation::{CognitoRevocation, RevocationCheck};
-use crate::verifier::JwtVerifier;
 
 /// Why the authorizer could not answer with a policy.
 #[derive(Debug, thiserror::Error)]
@@ -353,7 +353,7 @@ impl std::fmt::Debug for AuthorizerBuilder<'_> {
 struct NoKeys;
 
 impl JwksSource for NoKeys {
-    fn fetch(&self) -> crate::https::BoxFuture<'_, Result<Vec<u8>, crate::https::FetchError>> {
-        Box::pin(async { Err(crate::https::FetchError::NoUsableKey) })
+    fn fetch(&self) -> crate::BoxFuture<'_, Result<Vec<u8>, crate::jwt::https::FetchError>> {
+        Box::pin(async { Err(crate::jwt::https::FetchError::NoUsableKey) })
     }
 }

@@ -8,10 +8,10 @@ use std::time::Duration;
 use policies::{Effect, INVOKE_ACTION, evaluate};
 use serde_json::{Value, json};
 
-use crate::https::BoxFuture;
-use crate::jwk::{JwkMismatch, KeyKind};
-use crate::jwt::SigAlg;
-use crate::revocation::RevocationCheck;
+use crate::BoxFuture;
+use crate::jwt::jwk::{JwkMismatch, KeyKind};
+use crate::jwt::revocation::RevocationCheck;
+use crate::jwt::token::SigAlg;
 use crate::testkit::{LogSink, SigningKey, StaticJwks, access_claims, jwks};
 use crate::{
     Authorizer, AuthorizerBuilder, AuthorizerEvent, Config, Failure, HandlerError, Rejection,

@@ -1,13 +1,13 @@
 //! The Lambda authorizer: Cognito JWTs (and, with the partner key registry,
 //! API keys) in, API Gateway IAM policies out.
 //!
-//! Modules follow aws-jwt-verify's split: [`jwt`] parses, [`jwk`] checks keys,
-//! [`jwks`] caches the key set, [`https`] fetches it, [`claims`] checks the
-//! claims, [`verifier`] runs them in order. [`credentials`] reads the event,
+//! Two credential kinds, two modules, one decision: [`jwt`] verifies Cognito
+//! tokens (split as aws-jwt-verify is: parse, keys, key set, fetch, claims,
+//! order, revocation) and [`apikey`] verifies partner keys against the
+//! registry. [`credentials`] reads the event and picks the kind,
 //! [`decision`] builds the answer, [`handler`] ties it together for Lambda.
 
 pub mod apikey;
-pub mod claims;
 pub mod config;
 pub mod credentials;
 pub mod decision;
@@ -16,16 +16,15 @@ pub mod fingerprint;
 pub mod handler;
 #[cfg(test)]
 mod handler_tests;
-pub mod https;
-pub mod jwk;
-pub mod jwks;
 pub mod jwt;
 pub mod reject;
-pub mod revocation;
 pub mod telemetry;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
-pub mod verifier;
+
+/// A boxed future, so key sources, secret stores and revocation checks can
+/// sit behind `dyn`.
+pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 pub use config::{Config, ConfigError};
 pub use event::{AuthorizerEvent, AuthorizerResponse, Context};

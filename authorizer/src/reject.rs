@@ -6,7 +6,7 @@
 //! where it helps, what was expected. None of them holds the credential.
 
 use crate::apikey::format::KeyFormatError;
-use crate::jwk::JwkMismatch;
+use crate::jwt::jwk::JwkMismatch;
 
 /// A credential that is absent, malformed or not to be trusted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

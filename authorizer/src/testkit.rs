@@ -16,8 +16,9 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
-use crate::https::{BoxFuture, FetchError, JwksSource};
-use crate::jwt::SigAlg;
+use crate::BoxFuture;
+use crate::jwt::https::{FetchError, JwksSource};
+use crate::jwt::token::SigAlg;
 
 enum Inner {
     Rsa(RsaKeyPair),

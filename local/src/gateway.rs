@@ -32,7 +32,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use api::App;
-use authorizer::https::BoxFuture;
+use authorizer::BoxFuture;
 use authorizer::{Authorizer, AuthorizerEvent, AuthorizerResponse, HandlerError};
 use axum::body::Body;
 use base64::Engine;

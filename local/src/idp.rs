@@ -7,7 +7,7 @@
 //! client [`DEV_CLIENT_ID`]) at [`TOKEN_PATH`], which exists only while the
 //! stack runs with this provider: anyone who can reach it can be anyone.
 
-use authorizer::jwt::SigAlg;
+use authorizer::jwt::token::SigAlg;
 use authorizer::testkit::{SigningKey, access_claims, jwks};
 use policies::FIRST_PARTY_SCOPE;
 use serde::{Deserialize, Serialize};

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use api::App;
 use api::cursor::CursorCodec;
-use authorizer::https::HttpJwksSource;
+use authorizer::jwt::https::HttpJwksSource;
 use authorizer::{Authorizer, AuthorizerBuilder};
 use axum::Router;
 use axum::body::{Body, Bytes};

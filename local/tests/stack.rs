@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use authorizer::https::BoxFuture;
+use authorizer::BoxFuture;
 use authorizer::{AuthorizerEvent, AuthorizerResponse, HandlerError};
 use local::config::StackConfig;
 use local::gateway::Authorize;

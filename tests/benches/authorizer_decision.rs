@@ -15,7 +15,7 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use authorizer::jwt::SigAlg;
+use authorizer::jwt::token::SigAlg;
 use authorizer::testkit::{SigningKey, StaticJwks, access_claims, jwks};
 use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerEvent, Config};
 use criterion::{Criterion, criterion_group, criterion_main};

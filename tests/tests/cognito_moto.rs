@@ -173,7 +173,7 @@ async fn with_revocation_checks_an_unreachable_cognito_fails_closed() {
         .await;
     let a = authorizer::AuthorizerBuilder::new(&config)
         .jwks_source(std::sync::Arc::new(
-            authorizer::https::HttpJwksSource::new(
+            authorizer::jwt::https::HttpJwksSource::new(
                 config.cognito.as_ref().unwrap().jwks_uri.clone(),
                 config.jwks_timeout,
                 true,
@@ -181,7 +181,7 @@ async fn with_revocation_checks_an_unreachable_cognito_fails_closed() {
             .unwrap(),
         ))
         .revocation(std::sync::Arc::new(
-            authorizer::revocation::CognitoRevocation::new(Client::new(&sdk)),
+            authorizer::jwt::revocation::CognitoRevocation::new(Client::new(&sdk)),
         ))
         .build();
     assert_eq!(

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use authorizer::https::{FetchError, HttpJwksSource, JwksSource};
-use authorizer::jwt::SigAlg;
+use authorizer::jwt::https::{FetchError, HttpJwksSource, JwksSource};
+use authorizer::jwt::token::SigAlg;
 use authorizer::testkit::{SigningKey, access_claims, jwks};
 use authorizer::{Authorizer, AuthorizerBuilder, AuthorizerEvent, Config, Failure, Rejection};
 use axum::Router;

@@ -416,15 +416,14 @@ mod tests {
     impl SecretStore for Racing {
         fn read(
             &self,
-        ) -> crate::https::BoxFuture<'_, Result<crate::apikey::store::StoredVersion, StoreError>>
-        {
+        ) -> crate::BoxFuture<'_, Result<crate::apikey::store::StoredVersion, StoreError>> {
             self.inner.read()
         }
         fn write<'a>(
             &'a self,
             text: String,
             based_on: &'a str,
-        ) -> crate::https::BoxFuture<'a, Result<String, StoreError>> {
+        ) -> crate::BoxFuture<'a, Result<String, StoreError>> {
             Box::pin(async move {
                 let pending = {
                     let mut n = self.interference.lock().unwrap();
@@ -455,7 +454,7 @@ mod tests {
                 self.inner.write(text, based_on).await
             })
         }
-        fn create(&self, text: String) -> crate::https::BoxFuture<'_, Result<(), StoreError>> {
+        fn create(&self, text: String) -> crate::BoxFuture<'_, Result<(), StoreError>> {
             self.inner.create(text)
         }
     }

@@ -172,8 +172,8 @@ impl RegistryCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::BoxFuture;
     use crate::apikey::store::{MemorySecretStore, StoredVersion};
-    use crate::https::BoxFuture;
     use std::sync::atomic::{AtomicBool, Ordering};
 
     /// A store that fails while `down` is set.

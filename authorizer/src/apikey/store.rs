@@ -13,7 +13,7 @@ use std::sync::Mutex;
 use aws_sdk_secretsmanager::Client;
 use aws_sdk_secretsmanager::error::{DisplayErrorContext, SdkError};
 
-use crate::https::BoxFuture;
+use crate::BoxFuture;
 
 /// One version of the registry document.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use serde::Deserialize;
 use tracing::{info, warn};
 
-use crate::https::{FetchError, JwksSource};
-use crate::jwk::VerifyingKey;
+use crate::jwt::https::{FetchError, JwksSource};
+use crate::jwt::jwk::VerifyingKey;
 
 /// The default minimum time between two fetches.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);

@@ -7,10 +7,10 @@
 
 use std::sync::Arc;
 
-use crate::claims::{ClaimRules, VerifiedToken};
 use crate::config::CognitoConfig;
-use crate::jwks::JwksCache;
-use crate::jwt;
+use crate::jwt::claims::{ClaimRules, VerifiedToken};
+use crate::jwt::jwks::JwksCache;
+use crate::jwt::token;
 use crate::reject::Rejection;
 
 /// Verifies Cognito tokens of one user pool.
@@ -37,7 +37,7 @@ impl JwtVerifier {
     /// Verifies `token` at `now` (Unix seconds).
     pub async fn verify(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejection> {
         // 1. parse: shape, header, alg allow-list.
-        let jwt = jwt::parse(token)?;
+        let jwt = token::parse(token)?;
         // 2. key by kid (may refresh the JWKS, rate-limited).
         let key = self
             .keys
@@ -57,7 +57,7 @@ impl JwtVerifier {
             return Err(Rejection::InvalidSignature);
         }
         // 5. and 6. standard, then Cognito claims.
-        let payload = jwt::decode_payload(jwt.payload)?;
+        let payload = token::decode_payload(jwt.payload)?;
         self.rules.check(&payload, now)
     }
 }

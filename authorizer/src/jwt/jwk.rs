@@ -8,7 +8,7 @@
 use jsonwebtoken::DecodingKey;
 use jsonwebtoken::jwk::{AlgorithmParameters, EllipticCurve, Jwk, KeyAlgorithm, PublicKeyUse};
 
-use crate::jwt::SigAlg;
+use crate::jwt::token::SigAlg;
 
 /// The key type and, for EC keys, the curve.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,13 +1,10 @@
 //! Fetching a JWKS document over HTTPS, bounded in time and size.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::time::Duration;
 
 use reqwest::{StatusCode, Url, header, redirect};
 
-/// A boxed future, so key sources can sit behind `dyn`.
-pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+use crate::BoxFuture;
 
 /// The largest JWKS accepted. Cognito's is about 1 KiB; a response far over
 /// that is a fault or an attack and must not be buffered whole.

@@ -9,7 +9,7 @@ use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use tracing::warn;
 
-use crate::https::BoxFuture;
+use crate::BoxFuture;
 use crate::reject::Rejection;
 
 /// Whether an access token was revoked.
