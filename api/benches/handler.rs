@@ -15,7 +15,8 @@ use criterion::{Criterion, criterion_group};
 use serde_json::{Value, json};
 
 const TARGET: Duration = Duration::from_micros(20);
-const OWNER: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
+/// The fixture's caller.
+const SUB: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
 
 fn event(method: &str, path: &str, body: Option<&str>) -> String {
     let mut e: Value =
@@ -49,8 +50,9 @@ fn setup() -> Setup {
         "name": "Invoice 42", "description": "Q4 hardware", "tags": ["billing", "2026"]
     }))
     .unwrap();
+    let owner = policies::Owner::user(SUB).unwrap();
     let created = rt
-        .block_on(app.service().create(OWNER, input, None))
+        .block_on(app.service().create(&owner, input, None))
         .unwrap();
     let id = ItemId::parse(&created.item.id).unwrap();
     let get = event("GET", &format!("/items/{id}"), None);

@@ -27,11 +27,13 @@ impl IfMatch {
             value
                 .split(',')
                 .filter_map(|tag| {
-                    tag.trim()
-                        .strip_prefix('"')?
-                        .strip_suffix('"')?
-                        .parse::<u64>()
-                        .ok()
+                    let opaque = tag.trim().strip_prefix('"')?.strip_suffix('"')?;
+                    // Strong comparison is character by character: only the
+                    // exact tag this api issued (`"<version>"`, decimal, no
+                    // sign or leading zero) names a version; `"+1"` or `"01"`
+                    // are other tags and match nothing.
+                    let version = opaque.parse::<u64>().ok()?;
+                    (etag(version) == format!("\"{opaque}\"")).then_some(version)
                 })
                 .collect(),
         )
@@ -80,6 +82,17 @@ mod tests {
         assert!(!m.matches(1));
         assert_eq!(m.single(), None);
         assert!(!IfMatch::parse("1").matches(1));
+    }
+
+    #[test]
+    fn only_the_exact_tag_matches_not_another_spelling_of_the_number() {
+        for other in ["\"+1\"", "\"01\"", "\"1 \"", "\" 1\"", "\"1.0\"", "\"0x1\""] {
+            let m = IfMatch::parse(other);
+            assert!(!m.matches(1), "{other}");
+            assert_eq!(m.single(), None, "{other}");
+        }
+        assert!(IfMatch::parse("\"0\"").matches(0));
+        assert!(IfMatch::parse("\"10\"").matches(10));
     }
 
     #[test]

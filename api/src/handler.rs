@@ -9,6 +9,7 @@
 use http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, Request, RequestExt, Response};
+use policies::Owner;
 use policies::{RouteMatch, match_route};
 use serde::Serialize;
 use serde_json::{Map, Value};
@@ -16,11 +17,12 @@ use serde_json::{Map, Value};
 use crate::cors::Cors;
 use crate::cursor::CursorCodec;
 use crate::etag::{IfMatch, etag};
-use crate::identity::Identity;
+use crate::identity;
 use crate::item::{Item, ItemId, ItemInput};
 use crate::problem::{ApiError, MAX_BODY_BYTES};
 use crate::service::Service;
 use crate::store::ItemStore;
+use crate::timestamp::epoch_seconds;
 
 /// `limit` when the query has none.
 pub const DEFAULT_LIMIT: usize = 25;
@@ -88,8 +90,15 @@ impl<S: ItemStore> App<S> {
 
     async fn serve(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let ctx = req.request_context_ref();
-        let identity = Identity::from_request_context(ctx).map_err(ApiError::Unauthenticated)?;
-        let owner = identity.owner.as_str();
+        let identity = identity::caller(ctx).map_err(ApiError::Unauthenticated)?;
+        // API Gateway replays a cached authorization for its whole TTL,
+        // whatever the credential's own lifetime: the answer must not outlive
+        // the credential it was given for.
+        let now = epoch_seconds(self.service.now());
+        if identity.is_expired_at(now) {
+            return Err(ApiError::CredentialExpired);
+        }
+        let owner = identity.owner();
 
         let path = routing_path(req, ctx);
         let route = match match_route(req.method().as_str(), path) {
@@ -143,7 +152,7 @@ impl<S: ItemStore> App<S> {
         }
     }
 
-    async fn list(&self, req: &Request, owner: &str) -> Result<Response<Body>, ApiError> {
+    async fn list(&self, req: &Request, owner: &Owner) -> Result<Response<Body>, ApiError> {
         let query = req.query_string_parameters_ref();
         let param = |name| query.and_then(|q| q.first(name));
         let limit = match param("limit") {
@@ -157,7 +166,7 @@ impl<S: ItemStore> App<S> {
                 })?,
         };
         let after = param("cursor")
-            .map(|c| self.cursors.decode(owner, c))
+            .map(|c| self.cursors.decode(owner.as_str(), c))
             .transpose()
             .map_err(ApiError::InvalidCursor)?;
         let page = self.service.list(owner, limit, after.as_ref()).await?;
@@ -168,7 +177,7 @@ impl<S: ItemStore> App<S> {
                         "a stored item id is malformed".into(),
                     ))
                 })?;
-                Some(self.cursors.encode(owner, &last))
+                Some(self.cursors.encode(owner.as_str(), &last))
             }
             _ => None,
         };
@@ -179,7 +188,7 @@ impl<S: ItemStore> App<S> {
         json_response(StatusCode::OK, &body)
     }
 
-    async fn create(&self, req: &Request, owner: &str) -> Result<Response<Body>, ApiError> {
+    async fn create(&self, req: &Request, owner: &Owner) -> Result<Response<Body>, ApiError> {
         let key = header_str(req.headers(), "idempotency-key")?;
         if let Some(k) = key
             && (k.is_empty()

@@ -137,6 +137,8 @@ impl ItemInput {
                         "name",
                         format!("must be 1-{NAME_MAX} characters"),
                     ));
+                } else if let Some(why) = unsafe_text(&s, Lines::Single) {
+                    errors.push(FieldError::new("name", why));
                 }
                 Some(s)
             }
@@ -154,6 +156,8 @@ impl ItemInput {
                         "description",
                         format!("must be at most {DESCRIPTION_MAX} characters"),
                     ));
+                } else if let Some(why) = unsafe_text(&s, Lines::Multi) {
+                    errors.push(FieldError::new("description", why));
                 }
                 Some(s)
             }
@@ -182,6 +186,8 @@ impl ItemInput {
                                     format!("tags[{i}]"),
                                     format!("must be 1-{TAG_MAX} characters"),
                                 ));
+                            } else if let Some(why) = unsafe_text(&s, Lines::Single) {
+                                errors.push(FieldError::new(format!("tags[{i}]"), why));
                             }
                             tags.push(s);
                         }
@@ -322,6 +328,38 @@ impl Item {
             tags: self.tags.clone(),
         }
     }
+}
+
+/// Whether a text field may hold line breaks and tabs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    /// `name`, `tags`: one line, no control character at all.
+    Single,
+    /// `description`: tab, line feed and carriage return allowed.
+    Multi,
+}
+
+/// Why `s` cannot be stored as text others will display, if it cannot:
+/// control characters (NUL among them) break logs, terminals and clients
+/// that treat strings as C strings, and bidirectional overrides and
+/// isolates (U+202A-U+202E, U+2066-U+2069) make text display as something
+/// other than what it is ("Trojan Source").
+pub fn unsafe_text(s: &str, lines: Lines) -> Option<&'static str> {
+    for c in s.chars() {
+        if matches!(c, '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') {
+            return Some("must not contain bidirectional override or isolate characters");
+        }
+        let allowed_break = lines == Lines::Multi && matches!(c, '\t' | '\n' | '\r');
+        if c.is_control() && !allowed_break {
+            return Some(match lines {
+                Lines::Single => "must not contain control characters",
+                Lines::Multi => {
+                    "must not contain control characters other than tab and line breaks"
+                }
+            });
+        }
+    }
+    None
 }
 
 #[cfg(test)]
@@ -483,5 +521,42 @@ mod tests {
             ),
             (2, "t", "u")
         );
+    }
+
+    #[test]
+    fn control_and_bidi_override_characters_are_refused_by_field() {
+        let cases = [
+            (json!({"name": "a\u{0}b"}), "name"),
+            (json!({"name": "line\nbreak"}), "name"),
+            (json!({"name": "evil\u{202E}gpj.exe"}), "name"),
+            (
+                json!({"name": "n", "description": "x\u{7}y"}),
+                "description",
+            ),
+            (
+                json!({"name": "n", "description": "x\u{2066}y"}),
+                "description",
+            ),
+            (
+                json!({"name": "n", "tags": ["ok", "t\u{1b}[31m"]}),
+                "tags[1]",
+            ),
+            (json!({"name": "n", "tags": ["\u{9f}"]}), "tags[0]"),
+        ];
+        for (body, field) in cases {
+            let err = ItemInput::from_json(body.clone()).unwrap_err();
+            assert_eq!(err.0.len(), 1, "{body}");
+            assert_eq!(err.0[0].field, field, "{body}");
+        }
+    }
+
+    #[test]
+    fn a_description_keeps_its_lines_and_any_script() {
+        let input = ItemInput::from_json(json!({
+            "name": "שלום – ¡hola! 你好 🎉",
+            "description": "first line\r\nsecond\tline\n",
+            "tags": ["café", "ü"]
+        }));
+        assert!(input.is_ok(), "{input:?}");
     }
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::App;
-use api::config::Config;
+use api::config::{Config, read_cursor_key};
 use api::store::DynamoDbStore;
 use lambda_http::{Error, Request, run, service_fn};
 
@@ -22,8 +22,9 @@ async fn main() -> Result<(), Error> {
 
     // A bad configuration stops the cold start with a message naming the variable.
     let config = Config::from_env()?;
-    // Bounded DynamoDB calls: a hung call becomes a 503 from this function
-    // rather than a Lambda timeout (a 502 from API Gateway).
+    // Bounded DynamoDB and Secrets Manager calls: a hung call becomes a 503
+    // (or a failed cold start) rather than a Lambda timeout (a 502 from API
+    // Gateway).
     let timeouts = aws_config::timeout::TimeoutConfig::builder()
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
@@ -32,8 +33,10 @@ async fn main() -> Result<(), Error> {
         .timeout_config(timeouts)
         .load()
         .await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let cursors = read_cursor_key(&secrets, &config.cursor_key_secret_id).await?;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
-    let mut app = App::new(store, config.cursors);
+    let mut app = App::new(store, cursors);
     if let Some(cors) = config.cors {
         app = app.with_cors(cors);
     }

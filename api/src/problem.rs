@@ -10,9 +10,9 @@ use policies::Permission;
 use serde::Serialize;
 
 use crate::cursor::CursorError;
-use crate::identity::IdentityError;
 use crate::item::{FieldError, ValidationErrors};
 use crate::store::StoreError;
+use policies::ContextError;
 
 /// The largest body accepted: 64 KiB.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -27,7 +27,10 @@ pub enum ApiError {
     /// No usable identity in the authorizer context: 401 without a usable
     /// owner, 403 when the permissions cannot be read (fail closed).
     #[error("no identity")]
-    Unauthenticated(#[source] IdentityError),
+    Unauthenticated(#[source] ContextError),
+    /// The credential behind a (cached) authorization has expired (401).
+    #[error("the credential has expired")]
+    CredentialExpired,
     /// The caller lacks the route's permission (403).
     #[error("missing permission {0}")]
     Forbidden(Permission),
@@ -95,9 +98,9 @@ impl ApiError {
     pub fn status(&self) -> StatusCode {
         match self {
             ApiError::Unauthenticated(
-                IdentityError::UnknownPermission(_) | IdentityError::MalformedPermissions,
+                ContextError::UnknownPermission(_) | ContextError::WrongType("permissions"),
             ) => StatusCode::FORBIDDEN,
-            ApiError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthenticated(_) | ApiError::CredentialExpired => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::RouteNotFound | ApiError::NotFound => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
@@ -129,10 +132,13 @@ impl ApiError {
     fn detail(&self) -> String {
         match self {
             ApiError::Unauthenticated(
-                IdentityError::UnknownPermission(_) | IdentityError::MalformedPermissions,
+                ContextError::UnknownPermission(_) | ContextError::WrongType("permissions"),
             ) => "The authorizer's permissions for this request are not understood.".into(),
             ApiError::Unauthenticated(_) => {
-                "The request carries no identity from the authorizer.".into()
+                "The request carries no usable identity from the authorizer.".into()
+            }
+            ApiError::CredentialExpired => {
+                "The credential this request was authorized with has expired; sign in again or use a valid key.".into()
             }
             ApiError::Forbidden(p) => format!("This route needs the permission {p}."),
             ApiError::RouteNotFound => "No route matches this path.".into(),
@@ -213,6 +219,13 @@ impl ApiError {
             ApiError::Unauthenticated(_) if status == StatusCode::UNAUTHORIZED => {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
+            // RFC 6750: the token is expired, so the client knows to get a new one.
+            ApiError::CredentialExpired => {
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Bearer error="invalid_token""#),
+                );
+            }
             ApiError::MethodNotAllowed(allow) => {
                 if let Ok(v) = HeaderValue::from_str(&allow.join(", ")) {
                     headers.insert(header::ALLOW, v);
@@ -235,6 +248,16 @@ impl ApiError {
         let chain = ErrorChain(self);
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), error = %chain, "request failed");
+        } else if let ApiError::Unauthenticated(ContextError::OwnerMismatch(field)) = self {
+            // Only a context this authorizer did not write can disagree with
+            // itself: another authorizer wired in, or a forged event.
+            tracing::error!(
+                status = status.as_u16(),
+                mismatch = "authorizer/api",
+                field,
+                error = %chain,
+                "authorizer/api mismatch: the context's owner disagrees with it"
+            );
         } else if matches!(self, ApiError::Unauthenticated(_)) {
             // Behind the authorizer this cannot happen: a deployment problem.
             tracing::warn!(status = status.as_u16(), error = %chain, "request without identity");
@@ -283,13 +306,21 @@ mod tests {
     #[test]
     fn every_error_maps_to_its_status() {
         let cases: Vec<(ApiError, u16)> = vec![
-            (ApiError::Unauthenticated(IdentityError::MissingOwner), 401),
             (
-                ApiError::Unauthenticated(IdentityError::MalformedPermissions),
+                ApiError::Unauthenticated(ContextError::Missing("owner")),
+                401,
+            ),
+            (
+                ApiError::Unauthenticated(ContextError::OwnerMismatch("sub")),
+                401,
+            ),
+            (ApiError::CredentialExpired, 401),
+            (
+                ApiError::Unauthenticated(ContextError::WrongType("permissions")),
                 403,
             ),
             (
-                ApiError::Unauthenticated(IdentityError::UnknownPermission(
+                ApiError::Unauthenticated(ContextError::UnknownPermission(
                     policies::UnknownPermission("items:admin".into()),
                 )),
                 403,
@@ -385,11 +416,21 @@ mod tests {
 
     #[test]
     fn a_401_asks_for_a_bearer_token_and_errors_without_fields_omit_errors() {
-        let (_, body, headers) = render(ApiError::Unauthenticated(
-            IdentityError::NoAuthorizerContext,
-        ));
+        let (_, body, headers) = render(ApiError::Unauthenticated(ContextError::Absent));
         assert_eq!(headers[header::WWW_AUTHENTICATE], "Bearer");
         assert!(body.get("errors").is_none());
+    }
+
+    #[test]
+    fn an_expired_credential_says_invalid_token() {
+        let (status, body, headers) = render(ApiError::CredentialExpired);
+        assert_eq!(status, 401);
+        assert_eq!(
+            headers[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(headers[header::CONTENT_TYPE], "application/problem+json");
+        assert_eq!(body["status"], 401);
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The core operations on one owner's items, independent of HTTP: what each
 //! route does once its input is decoded and validated.
 
+use policies::Owner;
 use std::time::SystemTime;
 
 use serde_json::{Map, Value};
@@ -44,6 +45,11 @@ impl<S: ItemStore> Service<S> {
         Service { store, clock }
     }
 
+    /// The time now, by this service's clock.
+    pub fn now(&self) -> SystemTime {
+        (self.clock)()
+    }
+
     /// The store.
     pub fn store(&self) -> &S {
         &self.store
@@ -52,7 +58,7 @@ impl<S: ItemStore> Service<S> {
     /// `POST /items`.
     pub async fn create(
         &self,
-        owner: &str,
+        owner: &Owner,
         input: ItemInput,
         idempotency_key: Option<&str>,
     ) -> Result<Created, ApiError> {
@@ -95,7 +101,7 @@ impl<S: ItemStore> Service<S> {
     }
 
     /// `GET /items/{id}`.
-    pub async fn get(&self, owner: &str, id: &ItemId) -> Result<Item, ApiError> {
+    pub async fn get(&self, owner: &Owner, id: &ItemId) -> Result<Item, ApiError> {
         self.store
             .get(owner, id)
             .await
@@ -106,7 +112,7 @@ impl<S: ItemStore> Service<S> {
     /// `GET /items`.
     pub async fn list(
         &self,
-        owner: &str,
+        owner: &Owner,
         limit: usize,
         after: Option<&ItemId>,
     ) -> Result<Page, ApiError> {
@@ -119,7 +125,7 @@ impl<S: ItemStore> Service<S> {
     /// `PUT /items/{id}`: replaces the client-writable fields.
     pub async fn replace(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         input: ItemInput,
         if_match: Option<&IfMatch>,
@@ -132,7 +138,7 @@ impl<S: ItemStore> Service<S> {
     /// fields and validates the result as a whole.
     pub async fn patch(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         patch: Map<String, Value>,
         if_match: Option<&IfMatch>,
@@ -151,7 +157,7 @@ impl<S: ItemStore> Service<S> {
     /// asked for a version, else it re-reads and tries again.
     async fn update(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         if_match: Option<&IfMatch>,
         next_input: impl Fn(&Item) -> Result<ItemInput, ApiError>,
@@ -181,7 +187,7 @@ impl<S: ItemStore> Service<S> {
     /// `DELETE /items/{id}`.
     pub async fn delete(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         if_match: Option<&IfMatch>,
     ) -> Result<(), ApiError> {

@@ -66,7 +66,10 @@ async fn a_missing_table_is_a_500_not_a_404() {
     let d = dynamo().await;
     let store = DynamoDbStore::new(Client::new(&d.sdk), "no-such-table");
     let err = store
-        .get("o", &api::item::ItemId::generate())
+        .get(
+            &policies::Owner::user("o").unwrap(),
+            &api::item::ItemId::generate(),
+        )
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::Backend(_)), "{err:?}");
@@ -115,4 +118,46 @@ async fn pages_of_large_items_follow_each_other_without_gaps() {
         }
     }
     assert_eq!(seen, ids);
+}
+
+/// The cold-start read of the cursor key (`CURSOR_KEY_SECRET_ID`), against
+/// moto's Secrets Manager through the real SDK.
+#[tokio::test]
+async fn the_cursor_key_is_read_from_its_secret_at_cold_start() {
+    use api::config::{ConfigError, read_cursor_key};
+    let sdk = moto_sdk().await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = format!("cursor-key-{}", uuid::Uuid::now_v7().simple());
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string("k".repeat(64))
+        .send()
+        .await
+        .unwrap();
+    let codec = read_cursor_key(&secrets, &name).await.unwrap();
+    let id = api::item::ItemId::generate();
+    let cursor = codec.encode("user:u", &id);
+    assert_eq!(codec.decode("user:u", &cursor).unwrap(), id);
+
+    let short = format!("{name}-short");
+    secrets
+        .create_secret()
+        .name(&short)
+        .secret_string("too short")
+        .send()
+        .await
+        .unwrap();
+    let err = read_cursor_key(&secrets, &short).await.unwrap_err();
+    assert!(matches!(err, ConfigError::WeakCursorKey(_)), "{err}");
+
+    let err = read_cursor_key(&secrets, &format!("{name}-missing"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ConfigError::CursorKeyUnreadable(_)), "{err}");
+    assert!(
+        err.to_string().starts_with("CURSOR_KEY_SECRET_ID: "),
+        "{err}"
+    );
+    assert!(!err.to_string().contains(&"k".repeat(64)));
 }

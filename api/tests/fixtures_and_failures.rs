@@ -42,7 +42,7 @@ async fn the_rest_post_fixture_creates_an_item_for_the_partner() {
     assert_eq!(again.header("idempotent-replayed"), Some("true"));
     let page = app
         .service()
-        .list("partner:acme00000001", 10, None)
+        .list(&policies::Owner::partner("acme").unwrap(), 10, None)
         .await
         .unwrap();
     assert_eq!(page.items.len(), 1);
@@ -107,23 +107,33 @@ struct FailingStore(fn() -> StoreError);
 impl ItemStore for FailingStore {
     async fn create(
         &self,
-        _: &str,
+        _: &policies::Owner,
         _: &Item,
         _: Option<&IdempotencyRecord>,
         _: u64,
     ) -> Result<(), StoreError> {
         Err((self.0)())
     }
-    async fn get(&self, _: &str, _: &ItemId) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, _: &policies::Owner, _: &ItemId) -> Result<Option<Item>, StoreError> {
         Err((self.0)())
     }
-    async fn list(&self, _: &str, _: usize, _: Option<&ItemId>) -> Result<Page, StoreError> {
+    async fn list(
+        &self,
+        _: &policies::Owner,
+        _: usize,
+        _: Option<&ItemId>,
+    ) -> Result<Page, StoreError> {
         Err((self.0)())
     }
-    async fn replace(&self, _: &str, _: &Item, _: u64) -> Result<(), StoreError> {
+    async fn replace(&self, _: &policies::Owner, _: &Item, _: u64) -> Result<(), StoreError> {
         Err((self.0)())
     }
-    async fn delete(&self, _: &str, _: &ItemId, _: Option<u64>) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        _: &policies::Owner,
+        _: &ItemId,
+        _: Option<u64>,
+    ) -> Result<(), StoreError> {
         Err((self.0)())
     }
 }
@@ -233,4 +243,69 @@ async fn with_an_allowed_origin_every_response_carries_cors_headers() {
     let plain = App::new(MemoryStore::default(), codec());
     let r = send(&plain, from_str(REST_POST_ITEM).unwrap()).await;
     assert_eq!(r.header("access-control-allow-origin"), None);
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// The context the authorizer writes for user `sub`, with `expires_at`.
+fn user_context(sub: &str, expires_at: u64) -> Value {
+    json!({
+        "principalId": format!("user:{sub}"), "owner": format!("user:{sub}"), "authType": "jwt",
+        "permissions": common::ALL, "sub": sub, "expiresAt": expires_at.to_string()
+    })
+}
+
+#[tokio::test]
+async fn a_cached_authorization_is_refused_once_its_credential_expired() {
+    let app = App::new(MemoryStore::default(), codec());
+    let expired = common::call("POST", "/items")
+        .context(user_context("u1", unix_now() - 1))
+        .json(json!({"name": "late"}))
+        .send(&app)
+        .await;
+    expired.problem(401);
+    assert_eq!(
+        expired.header("www-authenticate"),
+        Some(r#"Bearer error="invalid_token""#)
+    );
+    // Nothing was written.
+    let list = common::call("GET", "/items")
+        .context(user_context("u1", unix_now() + 60))
+        .send(&app)
+        .await;
+    assert_eq!(list.status, 200);
+    assert_eq!(list.body["items"], json!([]));
+    // A partner key without expiry never expires here.
+    let r = send(&app, from_str(REST_POST_ITEM).unwrap()).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+}
+
+#[tokio::test]
+async fn a_jwt_context_cannot_reach_a_partners_items() {
+    let app = App::new(MemoryStore::default(), codec());
+    let r = send(&app, from_str(REST_POST_ITEM).unwrap()).await;
+    assert_eq!(r.status, 201);
+    // A token whose sub is `partner:acme`, as an authorizer that printed bare
+    // subs as owners would have passed it on.
+    let forged = json!({
+        "principalId": "partner:acme", "owner": "partner:acme", "authType": "jwt",
+        "permissions": common::ALL, "sub": "partner:acme"
+    });
+    let list = common::call("GET", "/items")
+        .context(forged)
+        .send(&app)
+        .await;
+    list.problem(401);
+    // What this authorizer writes for that sub is another namespace.
+    let own = common::call("GET", "/items")
+        .by("partner:acme", common::ALL)
+        .send(&app)
+        .await;
+    assert_eq!(own.status, 200);
+    assert_eq!(own.body["items"], json!([]));
 }

@@ -61,10 +61,12 @@ pub struct Config {
     pub api_keys: Option<ApiKeysConfig>,
     /// `CHECK_REVOCATION`; default false.
     pub check_revocation: bool,
-    /// `USER_USAGE_KEY`: the API Gateway API key value returned as
-    /// `usageIdentifierKey` for Cognito users, so that methods can require an
-    /// API key (which usage plans need) without locking users out. Unset: none.
-    pub user_usage_key: Option<String>,
+    /// `USER_USAGE_KEY_SECRET_ID`: the Secrets Manager secret holding the
+    /// API Gateway API key value returned as `usageIdentifierKey` for Cognito
+    /// users, so that methods can require an API key (which usage plans need)
+    /// without locking users out. Read once at cold start; the value is never
+    /// in the environment. Unset: none.
+    pub user_usage_key_secret_id: Option<String>,
 }
 
 /// A configuration the authorizer refuses to start with.
@@ -96,7 +98,7 @@ pub const VARIABLES: &[&str] = &[
     "API_KEYS_SECRET_ID",
     "API_KEYS_CACHE_SECONDS",
     "CHECK_REVOCATION",
-    "USER_USAGE_KEY",
+    "USER_USAGE_KEY_SECRET_ID",
 ];
 
 const MAX_LEEWAY_SECONDS: u64 = 300;
@@ -180,21 +182,10 @@ impl Config {
             None => None,
         };
 
-        let user_usage_key = match get("USER_USAGE_KEY") {
-            None => None,
-            Some(v) if (20..=128).contains(&v.len()) && v.bytes().all(|b| b.is_ascii_graphic()) => {
-                Some(v)
-            }
-            Some(_) => {
-                return Err(invalid(
-                    "USER_USAGE_KEY",
-                    "is not an API Gateway API key value; expected 20-128 printable characters without spaces",
-                ));
-            }
-        };
-        if user_usage_key.is_some() && cognito.is_none() {
+        let user_usage_key_secret_id = get("USER_USAGE_KEY_SECRET_ID");
+        if user_usage_key_secret_id.is_some() && cognito.is_none() {
             return Err(invalid(
-                "USER_USAGE_KEY",
+                "USER_USAGE_KEY_SECRET_ID",
                 "is set but COGNITO_USER_POOL_ID is not",
             ));
         }
@@ -212,7 +203,7 @@ impl Config {
             jwks_timeout,
             api_keys,
             check_revocation,
-            user_usage_key,
+            user_usage_key_secret_id,
         })
     }
 }
@@ -458,6 +449,24 @@ mod tests {
             variable_of(&[("API_KEYS_SECRET_ID", "s"), ("API_KEYS_CACHE_SECONDS", "0")]),
             "API_KEYS_CACHE_SECONDS"
         );
+        assert_eq!(
+            variable_of(&[
+                ("API_KEYS_SECRET_ID", "s"),
+                ("USER_USAGE_KEY_SECRET_ID", "u")
+            ]),
+            "USER_USAGE_KEY_SECRET_ID"
+        );
+    }
+
+    #[test]
+    fn no_variable_holds_a_secret_value() {
+        // Secret values (the users' usage key, the registry) are read from
+        // Secrets Manager by id; a variable named for a value would put it
+        // where GetFunctionConfiguration hands it to anyone.
+        for name in VARIABLES {
+            assert!(!name.ends_with("_KEY"), "{name} looks like it holds a key");
+        }
+        assert!(VARIABLES.contains(&"USER_USAGE_KEY_SECRET_ID"));
     }
 
     #[test]

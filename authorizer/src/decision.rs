@@ -4,14 +4,14 @@
 //! built for all the routes the principal's permissions grant, under the
 //! incoming ARN's own API and stage, never only for the route that asked.
 
-use policies::{ApiPrefix, permissions_for_token, policy_for};
+use policies::{ApiPrefix, AuthContext, Principal, permissions_for_token, policy_for};
 
 use crate::apikey::registry::ActiveRecord;
-use crate::event::{AuthorizerResponse, Context};
+use crate::event::AuthorizerResponse;
 use crate::jwt::claims::VerifiedToken;
 
 /// The response for a verified Cognito token. `usage_key` is the first-party
-/// usage plan key (`USER_USAGE_KEY`), shared by all users.
+/// usage plan key (from `USER_USAGE_KEY_SECRET_ID`), shared by all users.
 pub fn for_token(
     token: &VerifiedToken,
     prefix: &ApiPrefix,
@@ -22,42 +22,63 @@ pub fn for_token(
         token.scopes.iter().map(String::as_str),
         token.groups.iter().map(String::as_str),
     );
-    let joined = |v: &[String]| (!v.is_empty()).then(|| v.join(" "));
-    AuthorizerResponse {
-        principal_id: token.sub.clone(),
-        policy_document: policy_for(prefix, permissions),
-        context: Context {
-            owner: token.sub.clone(),
-            auth_type: "jwt",
-            permissions: permissions.to_string(),
-            sub: Some(token.sub.clone()),
-            username: token.username.clone(),
-            client_id: Some(token.client_id.clone()),
-            scopes: joined(&token.scopes),
-            groups: joined(&token.groups),
-            partner: None,
-            key_id: None,
+    respond(
+        AuthContext {
+            principal: Principal::User {
+                owner: token.owner.clone(),
+                username: token.username.clone(),
+                client_id: Some(token.client_id.clone()),
+                scopes: token.scopes.clone(),
+                groups: token.groups.clone(),
+            },
+            permissions,
+            expires_at: Some(unix_seconds(token.expires_at)),
         },
-        usage_identifier_key: usage_key.map(str::to_owned),
-    }
+        prefix,
+        usage_key.map(str::to_owned),
+    )
 }
 
 /// The response for a verified partner key: the partner's data namespace,
 /// the record's permissions, and its usage plan key so API Gateway meters it.
 pub fn for_partner(record: &ActiveRecord, prefix: &ApiPrefix) -> AuthorizerResponse {
-    let principal = format!("partner:{}", record.partner);
-    AuthorizerResponse {
-        principal_id: principal.clone(),
-        policy_document: policy_for(prefix, record.permissions),
-        context: Context {
-            owner: principal,
-            auth_type: "apiKey",
-            permissions: record.permissions.to_string(),
-            partner: Some(record.partner.clone()),
-            key_id: Some(record.id.clone()),
-            ..Context::default()
+    respond(
+        AuthContext {
+            principal: Principal::Partner {
+                owner: record.owner.clone(),
+                key_id: Some(record.id.clone()),
+            },
+            permissions: record.permissions,
+            expires_at: record.expires_at.map(unix_seconds),
         },
-        usage_identifier_key: record.usage_key.clone(),
+        prefix,
+        record.usage_key.clone(),
+    )
+}
+
+/// `principalId` is the owner, always: one string names the principal in
+/// API Gateway's logs and the data namespace in the api.
+fn respond(
+    context: AuthContext,
+    prefix: &ApiPrefix,
+    usage_key: Option<String>,
+) -> AuthorizerResponse {
+    AuthorizerResponse {
+        principal_id: context.owner().to_string(),
+        policy_document: policy_for(prefix, context.permissions),
+        context,
+        usage_identifier_key: usage_key,
+    }
+}
+
+/// Whole Unix seconds, rounded down: a credential valid until 12:00:00.5 is
+/// treated as ending at 12:00:00, never later than it does.
+fn unix_seconds(at: f64) -> u64 {
+    if at.is_finite() && at > 0.0 {
+        // Saturating float-to-int conversion; `exp` values are far below 2^53.
+        at.floor() as u64
+    } else {
+        0
     }
 }
 
@@ -70,13 +91,13 @@ mod tests {
 
     fn token(scopes: &[&str], groups: &[&str]) -> VerifiedToken {
         VerifiedToken {
-            sub: "user-1".into(),
+            owner: policies::Owner::user("user-1").unwrap(),
             token_use: TokenUse::Access,
             client_id: "client1".into(),
             username: Some("alice".into()),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             groups: groups.iter().map(|s| (*s).to_owned()).collect(),
-            expires_at: 0.0,
+            expires_at: 1_800_000_000.0,
         }
     }
 
@@ -91,8 +112,11 @@ mod tests {
             &prefix(),
             None,
         );
-        assert_eq!(r.principal_id, "user-1");
-        assert_eq!(r.context.permissions, "items:read items:write items:delete");
+        assert_eq!(r.principal_id, "user:user-1");
+        assert_eq!(
+            r.context.permissions.to_string(),
+            "items:read items:write items:delete"
+        );
         let base = "arn:aws:execute-api:us-east-1:123456789012:abc123/prod/";
         for route in [
             "GET/items",
@@ -122,8 +146,8 @@ mod tests {
         assert_eq!(
             json["context"],
             serde_json::json!({
-                "owner": "user-1", "authType": "jwt", "permissions": "items:read",
-                "sub": "user-1", "username": "alice", "clientId": "client1",
+                "owner": "user:user-1", "authType": "jwt", "permissions": "items:read",
+                "expiresAt": 1_800_000_000u64, "sub": "user-1", "username": "alice", "clientId": "client1",
                 "scopes": "items/read", "groups": "readonly staff"
             })
         );
@@ -135,11 +159,11 @@ mod tests {
     fn a_partner_gets_its_namespace_permissions_and_usage_key() {
         let record = ActiveRecord {
             id: "k1".into(),
-            partner: "acme".into(),
+            owner: policies::Owner::partner("acme").unwrap(),
             sha256: [0; 32],
             permissions: policies::PermissionSet::only(policies::Permission::ItemsRead),
             usage_key: Some("usage-key-0123456789".into()),
-            expires_at: None,
+            expires_at: Some(1_900_000_000.7),
             disabled: false,
         };
         let json = serde_json::to_value(for_partner(&record, &prefix())).unwrap();
@@ -148,14 +172,14 @@ mod tests {
         assert_eq!(
             json["context"],
             serde_json::json!({"owner": "partner:acme", "authType": "apiKey", "permissions": "items:read",
-                               "partner": "acme", "keyId": "k1"})
+                               "expiresAt": 1_900_000_000u64, "partner": "acme", "keyId": "k1"})
         );
     }
 
     #[test]
     fn a_principal_without_permissions_gets_one_deny_all() {
         let r = for_token(&token(&["openid"], &[]), &prefix(), None);
-        assert_eq!(r.context.permissions, "");
+        assert!(r.context.permissions.is_empty());
         let statements = &r.policy_document.statement;
         assert_eq!(statements.len(), 1);
         assert_eq!(statements[0].effect, Effect::Deny);

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use policies::PolicyDocument;
+use policies::{AuthContext, PolicyDocument};
 use serde::{Deserialize, Serialize};
 
 /// A REST API Lambda authorizer event, `TOKEN` or `REQUEST`.
@@ -54,47 +54,15 @@ impl AuthorizerEvent {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AuthorizerResponse {
-    /// The Cognito `sub`, or `partner:<partner id>`.
+    /// The owner: `user:<sub>` or `partner:<partner id>`, the same string
+    /// as the context's `owner`.
     pub principal_id: String,
     /// Allow on every route the principal may call, or one Deny-all.
     pub policy_document: PolicyDocument,
-    /// Flat string values only, as API Gateway requires.
-    pub context: Context,
+    /// Flat scalar values only, as API Gateway requires; the one type the
+    /// api parses back.
+    pub context: AuthContext,
     /// The API Gateway API key value a partner's usage plan meters.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub usage_identifier_key: Option<String>,
-}
-
-/// The flat context passed to the backend as `requestContext.authorizer`.
-/// Absent fields are left out, never `null`.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Context {
-    /// The data namespace: the `sub`, or `partner:<id>`.
-    pub owner: String,
-    /// `jwt` or `apiKey`.
-    pub auth_type: &'static str,
-    /// Space-separated permissions, canonical order.
-    pub permissions: String,
-    /// The Cognito `sub`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub sub: Option<String>,
-    /// The Cognito user name.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub username: Option<String>,
-    /// The app client the token was issued to.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub client_id: Option<String>,
-    /// Space-separated OAuth scopes.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub scopes: Option<String>,
-    /// Space-separated Cognito groups.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub groups: Option<String>,
-    /// The partner id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub partner: Option<String>,
-    /// The partner key's id.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub key_id: Option<String>,
 }

@@ -2,10 +2,19 @@
 
 use sha2::{Digest, Sha256};
 
-/// The first 12 hex digits of the SHA-256 of `secret`: enough to correlate
-/// log lines for one credential, far too little to recover or replay it.
+/// Hashed in front of the credential, so that a fingerprint is never a prefix
+/// of a plain SHA-256 of it: the partner key registry stores exactly that
+/// hash of each key, and a log line must not give away 48 bits of it.
+const DOMAIN: &[u8] = b"authorizer log fingerprint v1\0";
+
+/// The first 12 hex digits of a domain-separated SHA-256 of `secret`: enough
+/// to correlate log lines for one credential, far too little to recover or
+/// replay it, and unrelated to any stored hash.
 pub fn fingerprint(secret: &str) -> String {
-    let digest = Sha256::digest(secret.as_bytes());
+    let digest = Sha256::new()
+        .chain_update(DOMAIN)
+        .chain_update(secret.as_bytes())
+        .finalize();
     digest[..6].iter().map(|b| format!("{b:02x}")).collect()
 }
 
@@ -20,5 +29,12 @@ mod tests {
         assert_eq!(fp, fingerprint("eyJhbGciOi.payload.sig"));
         assert_ne!(fp, fingerprint("eyJhbGciOi.payload.sih"));
         assert!(!"eyJhbGciOi.payload.sig".contains(&fp));
+    }
+
+    #[test]
+    fn a_fingerprint_is_not_a_prefix_of_the_registry_hash() {
+        let key = "pk_abcdefgh1234_ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmn";
+        let stored = crate::apikey::registry::hash_hex(key);
+        assert!(!stored.starts_with(&fingerprint(key)));
     }
 }

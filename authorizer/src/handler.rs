@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Diagnostic;
-use policies::{FIRST_PARTY_SCOPE, MethodArn, TokenUse};
+use policies::{FIRST_PARTY_SCOPE, MethodArn, Principal, TokenUse};
 use tracing::{error, info};
 
 use crate::apikey::cache::RegistryCache;
@@ -23,7 +23,7 @@ use crate::fingerprint::fingerprint;
 use crate::jwt::claims::VerifiedToken;
 use crate::jwt::https::{HttpJwksSource, JwksSource};
 use crate::jwt::jwks::{DEFAULT_COOLDOWN, JwksCache};
-use crate::jwt::revocation::{CognitoRevocation, RevocationCheck};
+use crate::jwt::revocation::{CognitoRevocation, RevocationCache, RevocationCheck};
 use crate::jwt::verifier::JwtVerifier;
 use crate::reject::Rejection;
 
@@ -68,13 +68,38 @@ pub enum StartupError {
     /// The HTTP client for the JWKS could not be built.
     #[error("building the JWKS client: {0}")]
     JwksClient(#[source] reqwest::Error),
+    /// The users' usage key could not be read from Secrets Manager.
+    #[error("USER_USAGE_KEY_SECRET_ID: the secret could not be read: {0}")]
+    UserUsageKey(#[source] crate::apikey::store::StoreError),
+    /// The secret does not hold an API Gateway API key value.
+    #[error(
+        "USER_USAGE_KEY_SECRET_ID: the secret is not an API Gateway API key value; expected 20-128 printable characters without spaces"
+    )]
+    BadUserUsageKey,
+}
+
+/// Bounds on every AWS SDK call the authorizer makes (Secrets Manager,
+/// Cognito): one attempt, then all retries, each well inside the function's
+/// 5 s timeout, so a hung endpoint becomes a refusal (fail closed), not a
+/// Lambda timeout.
+pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
+    aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(Duration::from_millis(500))
+        .operation_attempt_timeout(Duration::from_millis(1000))
+        .operation_timeout(Duration::from_millis(2500))
+        .build()
+}
+
+/// Whether `value` can be an API Gateway API key value.
+pub fn is_usage_key(value: &str) -> bool {
+    (20..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The authorizer, built once per process.
 pub struct Authorizer {
     jwt: Option<JwtVerifier>,
     user_usage_key: Option<String>,
-    revocation: Option<Arc<dyn RevocationCheck>>,
+    revocation: Option<RevocationCache>,
     api_keys: Option<PartnerKeyVerifier>,
 }
 
@@ -103,8 +128,25 @@ impl Authorizer {
             .map_err(StartupError::JwksClient)?;
             builder = builder.jwks_source(Arc::new(source));
         }
-        if config.check_revocation || config.api_keys.is_some() {
-            let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+        if config.check_revocation
+            || config.api_keys.is_some()
+            || config.user_usage_key_secret_id.is_some()
+        {
+            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .timeout_config(sdk_timeouts())
+                .load()
+                .await;
+            if let Some(id) = &config.user_usage_key_secret_id {
+                let client = aws_sdk_secretsmanager::Client::new(&sdk);
+                let stored = SecretsManagerStore::new(client, id.clone())
+                    .read()
+                    .await
+                    .map_err(StartupError::UserUsageKey)?;
+                if !is_usage_key(&stored.text) {
+                    return Err(StartupError::BadUserUsageKey);
+                }
+                builder = builder.user_usage_key(stored.text);
+            }
             if config.check_revocation {
                 let client = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
                 builder = builder.revocation(Arc::new(CognitoRevocation::new(client)));
@@ -186,7 +228,7 @@ impl Authorizer {
             && verified.token_use == TokenUse::Access
             && verified.scopes.iter().any(|s| s == FIRST_PARTY_SCOPE)
         {
-            revocation.check(token).await?;
+            revocation.check(token, verified.expires_at, now).await?;
         }
         Ok(verified)
     }
@@ -225,12 +267,12 @@ fn log_decision(
     // was well-formed enough to have one.
     let fp = match (credential, result) {
         (Some(Credential::Jwt(t)), _) => fingerprint(t),
-        (Some(Credential::ApiKey(_)), Ok(r)) => r
-            .context
-            .key_id
-            .as_deref()
-            .map(|id| format!("key:{id}"))
-            .unwrap_or_default(),
+        (Some(Credential::ApiKey(_)), Ok(r)) => match &r.context.principal {
+            Principal::Partner {
+                key_id: Some(id), ..
+            } => format!("key:{id}"),
+            _ => String::new(),
+        },
         _ => String::new(),
     };
     let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
@@ -240,7 +282,7 @@ fn log_decision(
             outcome = if r.context.permissions.is_empty() { "deny" } else { "allow" },
             reason = if r.context.permissions.is_empty() { "no_permission" } else { "ok" },
             principal = %r.principal_id,
-            auth_type = r.context.auth_type,
+            auth_type = r.context.auth_type().as_str(),
             permissions = %r.context.permissions,
             fp = %fp,
             latency_us,
@@ -273,6 +315,7 @@ pub struct AuthorizerBuilder<'c> {
     revocation: Option<Arc<dyn RevocationCheck>>,
     secret_store: Option<Arc<dyn SecretStore>>,
     early_reread: std::time::Duration,
+    user_usage_key: Option<String>,
 }
 
 impl<'c> AuthorizerBuilder<'c> {
@@ -285,7 +328,15 @@ impl<'c> AuthorizerBuilder<'c> {
             revocation: None,
             secret_store: None,
             early_reread: crate::apikey::cache::EARLY_REREAD_INTERVAL,
+            user_usage_key: None,
         }
+    }
+
+    /// The first-party usage plan key returned for Cognito users (read from
+    /// `USER_USAGE_KEY_SECRET_ID` in production).
+    pub fn user_usage_key(mut self, key: String) -> Self {
+        self.user_usage_key = Some(key);
+        self
     }
 
     /// Where the partner key registry is read from (used when the config has
@@ -337,8 +388,11 @@ impl<'c> AuthorizerBuilder<'c> {
         });
         Authorizer {
             jwt,
-            user_usage_key: self.config.user_usage_key.clone(),
-            revocation: self.revocation.filter(|_| self.config.check_revocation),
+            user_usage_key: self.user_usage_key,
+            revocation: self
+                .revocation
+                .filter(|_| self.config.check_revocation)
+                .map(RevocationCache::new),
             api_keys,
         }
     }

@@ -107,7 +107,7 @@ fn the_token_event_fixture_with_a_first_party_token_allows_every_route() {
     );
     let response = run(authorizer().authorize(&event, NOW as f64)).unwrap();
     let json = serde_json::to_value(&response).unwrap();
-    assert_eq!(json["principalId"], "user-1");
+    assert_eq!(json["principalId"], "user:user-1");
     assert_eq!(
         json["policyDocument"],
         json!({"Version": "2012-10-17", "Statement": [{
@@ -120,8 +120,8 @@ fn the_token_event_fixture_with_a_first_party_token_allows_every_route() {
     );
     assert_eq!(
         json["context"],
-        json!({"owner": "user-1", "authType": "jwt", "permissions": "items:read items:write items:delete",
-               "sub": "user-1", "username": "user-1", "clientId": CLIENT,
+        json!({"owner": "user:user-1", "authType": "jwt", "permissions": "items:read items:write items:delete",
+               "expiresAt": NOW + 3600, "sub": "user-1", "username": "user-1", "clientId": CLIENT,
                "scopes": "aws.cognito.signin.user.admin"})
     );
     assert!(!json.to_string().contains("null"));
@@ -136,6 +136,15 @@ fn the_request_event_fixture_reads_the_lowercase_authorization_header() {
     let response = run(authorizer().authorize(&event, NOW as f64)).unwrap();
     let delete = format!("{BASE}DELETE/items/01JD4X0Z7Q8W3N6M5K2P1R9T0V");
     assert!(evaluate(&response.policy_document, INVOKE_ACTION, &delete).is_allowed());
+    // The same token under another spelling of the scheme is another cache
+    // key for API Gateway: refused before any work.
+    let lowercase = include_str!("../fixtures/request-event.json")
+        .replace("Bearer {{TOKEN}}", "bearer {{TOKEN}}");
+    let event = fixture(&lowercase, &token(&claims()));
+    assert!(matches!(
+        run(authorizer().authorize(&event, NOW as f64)),
+        Err(Failure::Unauthorized(Rejection::MalformedCredential))
+    ));
 }
 
 #[test]
@@ -162,7 +171,7 @@ fn a_readonly_user_gets_a_policy_for_reads_only_whatever_the_route() {
         NOW,
     );
     let response = decide(&authorizer(), &token(&claims)).unwrap();
-    assert_eq!(response.context.permissions, "items:read");
+    assert_eq!(response.context.permissions.to_string(), "items:read");
     let doc = &response.policy_document;
     assert!(evaluate(doc, INVOKE_ACTION, &format!("{BASE}GET/items/7")).is_allowed());
     assert!(!evaluate(doc, INVOKE_ACTION, &format!("{BASE}POST/items")).is_allowed());
@@ -254,10 +263,11 @@ fn the_classic_alg_confusion_attacks_are_refused() {
             Rejection::UnsupportedAlgorithm { alg: alg.into() }
         );
     }
+    // An empty signature is not a JWT's spelling: refused before any work.
     let unsigned = format!("{}.", token(&body).rsplit_once('.').unwrap().0);
     assert_eq!(
         rejection(&authorizer(), &unsigned),
-        Rejection::MalformedToken("a part is empty")
+        Rejection::MalformedCredential
     );
 }
 
@@ -285,10 +295,10 @@ fn a_bad_signature_is_refused() {
         rejection(&authorizer(), &format!("{head}.{evil_payload}.{sig}")),
         Rejection::InvalidSignature
     );
-    // A signature that is not even base64url.
+    // A signature that is not even base64url: not a JWT's spelling.
     assert_eq!(
         rejection(&authorizer(), &format!("{head}.{evil_payload}.!!!")),
-        Rejection::InvalidSignature
+        Rejection::MalformedCredential
     );
 }
 
@@ -370,7 +380,8 @@ fn credentials_for_a_disabled_path_are_refused() {
     let keys_only = Config::from_pairs(&[("API_KEYS_SECRET_ID", "s")]).unwrap();
     let a = AuthorizerBuilder::new(&keys_only).build();
     assert_eq!(rejection(&a, &token(&claims())), Rejection::JwtDisabled);
-    let event = AuthorizerEvent::token("ApiKey pk_abc", ARN);
+    let key = crate::apikey::format::GeneratedKey::generate().unwrap();
+    let event = AuthorizerEvent::token(format!("ApiKey {}", key.expose()), ARN);
     assert!(matches!(
         run(authorizer().authorize(&event, NOW as f64)),
         Err(Failure::Unauthorized(Rejection::ApiKeysDisabled))
@@ -448,6 +459,28 @@ fn fifty_random_kids_cause_one_fetch_within_the_cooldown() {
     assert!(decide(&a, &token(&claims())).is_ok());
 }
 
+#[test]
+fn a_jwks_failure_at_cold_start_does_not_lock_tokens_out_for_the_cooldown() {
+    let source = StaticJwks::new(&json!({"keys": []}));
+    let a = AuthorizerBuilder::new(&config(&[]))
+        .jwks_source(Arc::new(source.clone()))
+        .build();
+    run(a.warm_up());
+    assert_eq!(source.fetches(), 1);
+    // The pool's JWKS is reachable again a moment later.
+    source.set(&jwks(&[rsa_key()]));
+    assert!(decide(&a, &token(&claims())).is_ok());
+    assert_eq!(source.fetches(), 2);
+    // A successful fetch does start the cool-down.
+    let header = json!({"alg": "RS256", "kid": "unknown"});
+    let forged = rsa_key().sign_with_header(&header, &claims()).unwrap();
+    assert!(matches!(
+        rejection(&a, &forged),
+        Rejection::UnknownKid { .. }
+    ));
+    assert_eq!(source.fetches(), 2);
+}
+
 struct FakeRevocation {
     answer: Result<(), Rejection>,
     calls: AtomicUsize,
@@ -485,6 +518,59 @@ fn a_revoked_token_is_refused_and_an_unreachable_cognito_fails_closed() {
     let (a, calls) = with_revocation(Ok(()));
     assert!(decide(&a, &token(&claims())).is_ok());
     assert_eq!(calls.calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_hundred_spellings_of_one_token_cost_one_cognito_call() {
+    let (a, calls) = with_revocation(Ok(()));
+    let t = token(&claims());
+    let mut spellings = vec![format!("Bearer {t}"), t.clone()];
+    for i in 0..98 {
+        let pad = " ".repeat(1 + i % 7);
+        spellings.push(match i % 4 {
+            0 => format!("bearer{pad}{t}"),
+            1 => format!("Bearer{pad} {t}"),
+            2 => format!("{pad}Bearer {t}"),
+            _ => format!("Bearer\t{t}{pad}"),
+        });
+    }
+    let mut allowed = 0;
+    for value in &spellings {
+        let event = AuthorizerEvent::token(value.clone(), ARN);
+        match run(a.authorize(&event, NOW as f64)) {
+            Ok(_) => allowed += 1,
+            Err(Failure::Unauthorized(Rejection::MalformedCredential)) => {}
+            other => panic!("{value:?}: {other:?}"),
+        }
+    }
+    assert_eq!(allowed, 2, "only Bearer <jwt> and <jwt>");
+    assert_eq!(calls.calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_revoked_answer_is_remembered_for_the_token() {
+    let (a, calls) = with_revocation(Err(Rejection::Revoked));
+    let t = token(&claims());
+    for _ in 0..5 {
+        assert_eq!(rejection(&a, &t), Rejection::Revoked);
+    }
+    assert_eq!(calls.calls.load(Ordering::SeqCst), 1);
+}
+
+#[test]
+fn a_sub_that_names_a_partner_gets_a_user_namespace() {
+    let c = access_claims(
+        ISSUER,
+        CLIENT,
+        "partner:acme",
+        "aws.cognito.signin.user.admin",
+        &[],
+        NOW,
+    );
+    let r = decide(&authorizer(), &token(&c)).unwrap();
+    assert_eq!(r.principal_id, "user:partner:acme");
+    assert_eq!(r.context.owner().as_str(), "user:partner:acme");
+    assert_eq!(r.context.owner().partner_id(), None);
 }
 
 #[test]
@@ -543,7 +629,7 @@ fn each_decision_logs_one_json_line_without_the_token() {
         .collect();
     assert_eq!(decisions.len(), 2, "{text}");
     assert_eq!(decisions[0]["fields"]["outcome"], "allow");
-    assert_eq!(decisions[0]["fields"]["principal"], "user-1");
+    assert_eq!(decisions[0]["fields"]["principal"], "user:user-1");
     assert_eq!(decisions[1]["fields"]["outcome"], "unauthorized");
     assert_eq!(decisions[1]["fields"]["reason"], "invalid_signature");
     for d in &decisions {
@@ -618,8 +704,10 @@ fn api_key_decisions_log_the_key_id_never_the_key_or_its_hash() {
 
 #[test]
 fn users_get_the_shared_usage_key_when_one_is_configured() {
-    let cfg = config(&[("USER_USAGE_KEY", "users-usage-key-0123456789")]);
-    let a = authorizer_with(&cfg, StaticJwks::new(&jwks(&[rsa_key()])));
+    let a = AuthorizerBuilder::new(&config(&[]))
+        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()]))))
+        .user_usage_key("users-usage-key-0123456789".into())
+        .build();
     let r = decide(&a, &token(&claims())).unwrap();
     assert_eq!(
         r.usage_identifier_key.as_deref(),

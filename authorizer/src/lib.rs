@@ -27,6 +27,6 @@ pub mod testkit;
 pub type BoxFuture<'a, T> = std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>;
 
 pub use config::{Config, ConfigError};
-pub use event::{AuthorizerEvent, AuthorizerResponse, Context};
+pub use event::{AuthorizerEvent, AuthorizerResponse};
 pub use handler::{Authorizer, AuthorizerBuilder, Failure, HandlerError, StartupError};
 pub use reject::Rejection;

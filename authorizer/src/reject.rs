@@ -14,9 +14,10 @@ pub enum Rejection {
     /// No `Authorization` (or `X-Api-Key`) value at all.
     #[error("no credential was presented")]
     MissingCredential,
-    /// A scheme other than `Bearer` or `ApiKey`, or an empty value after it.
-    #[error("the Authorization value has an unsupported scheme or no value")]
-    UnsupportedScheme,
+    /// Not exactly `Bearer <jwt>`, `<jwt>` or `ApiKey <key>` (another
+    /// scheme, another spelling of one, padding, a key where a JWT belongs).
+    #[error("the credential is not exactly Bearer <jwt>, <jwt> or ApiKey <key>")]
+    MalformedCredential,
     /// Both `Authorization` and `X-Api-Key` were sent.
     #[error("both Authorization and X-Api-Key were presented")]
     AmbiguousCredentials,
@@ -169,7 +170,7 @@ impl Rejection {
     pub fn code(&self) -> &'static str {
         match self {
             Rejection::MissingCredential => "missing_credential",
-            Rejection::UnsupportedScheme => "unsupported_scheme",
+            Rejection::MalformedCredential => "malformed_credential",
             Rejection::AmbiguousCredentials => "ambiguous_credentials",
             Rejection::JwtDisabled => "jwt_disabled",
             Rejection::ApiKeysDisabled => "api_keys_disabled",

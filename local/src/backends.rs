@@ -48,7 +48,7 @@ impl Store {
 impl ItemStore for Store {
     async fn create(
         &self,
-        owner: &str,
+        owner: &policies::Owner,
         item: &Item,
         idempotency: Option<&IdempotencyRecord>,
         now: u64,
@@ -59,7 +59,7 @@ impl ItemStore for Store {
         }
     }
 
-    async fn get(&self, owner: &str, id: &ItemId) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, owner: &policies::Owner, id: &ItemId) -> Result<Option<Item>, StoreError> {
         match self {
             Store::Memory(s) => s.get(owner, id).await,
             Store::DynamoDb(s) => s.get(owner, id).await,
@@ -68,7 +68,7 @@ impl ItemStore for Store {
 
     async fn list(
         &self,
-        owner: &str,
+        owner: &policies::Owner,
         limit: usize,
         after: Option<&ItemId>,
     ) -> Result<Page, StoreError> {
@@ -80,7 +80,7 @@ impl ItemStore for Store {
 
     async fn replace(
         &self,
-        owner: &str,
+        owner: &policies::Owner,
         item: &Item,
         expected_version: u64,
     ) -> Result<(), StoreError> {
@@ -92,7 +92,7 @@ impl ItemStore for Store {
 
     async fn delete(
         &self,
-        owner: &str,
+        owner: &policies::Owner,
         id: &ItemId,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {

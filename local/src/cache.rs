@@ -18,33 +18,55 @@ use std::time::{Duration, Instant};
 /// if none is expired the cache starts over (a local stack never gets there
 /// in practice, but a load test with unique tokens must not grow it forever).
 pub const MAX_ENTRIES: usize = 100_000;
+/// Bytes of keys (header values) kept at most, whatever their number: a
+/// client sending huge headers must not grow the cache by their size. Full
+/// is handled as for [`MAX_ENTRIES`].
+pub const MAX_KEY_BYTES: usize = 32 * 1024 * 1024;
 
 /// A TTL cache of `T` by identity source value.
 #[derive(Debug)]
 pub struct AuthorizerCache<T> {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (Arc<T>, Instant)>>,
+    max_entries: usize,
+    max_key_bytes: usize,
+    state: Mutex<State<T>>,
+}
+
+#[derive(Debug)]
+struct State<T> {
+    entries: HashMap<String, (Arc<T>, Instant)>,
+    key_bytes: usize,
 }
 
 impl<T> AuthorizerCache<T> {
     /// A cache keeping entries for `ttl`; zero caches nothing.
     pub fn new(ttl: Duration) -> Self {
+        Self::bounded(ttl, MAX_ENTRIES, MAX_KEY_BYTES)
+    }
+
+    /// As [`Self::new`] with other bounds (tests).
+    pub fn bounded(ttl: Duration, max_entries: usize, max_key_bytes: usize) -> Self {
         AuthorizerCache {
             ttl,
-            entries: Mutex::new(HashMap::new()),
+            max_entries,
+            max_key_bytes,
+            state: Mutex::new(State {
+                entries: HashMap::new(),
+                key_bytes: 0,
+            }),
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Arc<T>, Instant)>> {
-        self.entries
+    fn lock(&self) -> std::sync::MutexGuard<'_, State<T>> {
+        self.state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The cached value for `key`, unless it expired by `now`.
     pub fn get(&self, key: &str, now: Instant) -> Option<Arc<T>> {
-        let entries = self.lock();
-        match entries.get(key) {
+        let state = self.lock();
+        match state.entries.get(key) {
             Some((value, expires)) if now < *expires => Some(Arc::clone(value)),
             _ => None,
         }
@@ -52,22 +74,38 @@ impl<T> AuthorizerCache<T> {
 
     /// Caches `value` for `key` from `now` for the TTL.
     pub fn insert(&self, key: &str, value: Arc<T>, now: Instant) {
-        if self.ttl.is_zero() {
+        if self.ttl.is_zero() || key.len() > self.max_key_bytes {
             return;
         }
-        let mut entries = self.lock();
-        if entries.len() >= MAX_ENTRIES && !entries.contains_key(key) {
-            entries.retain(|_, (_, expires)| now < *expires);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
+        let mut state = self.lock();
+        let full = |s: &State<T>| {
+            s.entries.len() >= self.max_entries || s.key_bytes + key.len() > self.max_key_bytes
+        };
+        if !state.entries.contains_key(key) && full(&state) {
+            state.entries.retain(|_, (_, expires)| now < *expires);
+            state.key_bytes = state.entries.keys().map(String::len).sum();
+            if full(&state) {
+                state.entries.clear();
+                state.key_bytes = 0;
             }
         }
-        entries.insert(key.to_owned(), (value, now + self.ttl));
+        if state
+            .entries
+            .insert(key.to_owned(), (value, now + self.ttl))
+            .is_none()
+        {
+            state.key_bytes += key.len();
+        }
     }
 
     /// How many entries are held (expired ones included until replaced).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().entries.len()
+    }
+
+    /// How many bytes of keys are held.
+    pub fn key_bytes(&self) -> usize {
+        self.lock().key_bytes
     }
 
     /// Whether nothing is held.
@@ -102,6 +140,31 @@ mod tests {
         cache.insert("Bearer a", Arc::new(1), t0);
         assert_eq!(cache.get("bearer a", t0), None);
         assert_eq!(cache.get("a", t0), None);
+    }
+
+    #[test]
+    fn the_cache_is_bounded_in_bytes_and_entries_whatever_the_header_sizes() {
+        let t0 = Instant::now();
+        let cache = AuthorizerCache::bounded(Duration::from_secs(300), 1000, 64 * 1024);
+        for i in 0..200 {
+            let padded = format!("Bearer {i}.{}", "x".repeat(8 * 1024));
+            cache.insert(&padded, Arc::new(i), t0);
+            assert!(cache.key_bytes() <= 64 * 1024, "{}", cache.key_bytes());
+        }
+        for i in 0..5000 {
+            cache.insert(&format!("k{i}"), Arc::new(i), t0);
+            assert!(cache.len() <= 1000);
+        }
+        // One key larger than the whole budget is simply not cached.
+        cache.insert(&"y".repeat(65 * 1024), Arc::new(0), t0);
+        assert!(cache.key_bytes() <= 64 * 1024);
+    }
+
+    #[test]
+    fn the_default_bounds_hold_the_byte_budget() {
+        let cache: AuthorizerCache<u8> = AuthorizerCache::new(Duration::from_secs(1));
+        assert_eq!(cache.max_key_bytes, MAX_KEY_BYTES);
+        assert_eq!(cache.max_entries, MAX_ENTRIES);
     }
 
     #[test]

@@ -112,6 +112,11 @@ pub struct ServeArgs {
     /// http://127.0.0.1:PORT/<pool>/.well-known/jwks.json).
     #[arg(long, requires = "user_pool_id")]
     pub jwks_uri: Option<String>,
+    /// Keep the development identity provider on although --table or
+    /// --api-keys-secret-id point at real data: anyone who reaches
+    /// /_dev/token can then act as any user on that data. Off by default.
+    #[arg(long, conflicts_with = "user_pool_id")]
+    pub dev_idp_with_real_backends: bool,
 }
 
 /// Which identity provider the authorizer trusts.
@@ -120,6 +125,9 @@ pub enum IdpChoice {
     /// A signing key generated at start, its JWKS and `/_dev/token` served
     /// by the stack itself.
     Development,
+    /// None: JWT authentication is off (real backends without
+    /// `--user-pool-id`); partner keys still work.
+    Off,
     /// A Cognito user pool (moto's or AWS's).
     Cognito {
         /// `COGNITO_USER_POOL_ID`.
@@ -180,6 +188,8 @@ pub struct StackConfig {
     pub registry: RegistryChoice,
     /// The identity provider.
     pub idp: IdpChoice,
+    /// How long a client may take to send a request's head.
+    pub header_read_timeout: Duration,
 }
 
 impl Default for StackConfig {
@@ -200,6 +210,7 @@ impl Default for StackConfig {
             cursor_key: None,
             registry: RegistryChoice::Development,
             idp: IdpChoice::Development,
+            header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
         }
     }
 }
@@ -252,12 +263,16 @@ impl ServeArgs {
             None => None,
             Some(r) => rate("stage-rate", r, self.stage_burst)?,
         };
+        // The development identity provider mints any user's token for
+        // whoever asks: never in front of real data unless asked for by name.
+        let real_data = self.table.is_some() || self.api_keys_secret_id.is_some();
         let idp = match (self.user_pool_id, self.client_ids) {
             (Some(user_pool_id), Some(client_ids)) => IdpChoice::Cognito {
                 user_pool_id,
                 client_ids,
                 jwks_uri: self.jwks_uri,
             },
+            _ if real_data && !self.dev_idp_with_real_backends => IdpChoice::Off,
             _ => IdpChoice::Development,
         };
         Ok(StackConfig {
@@ -278,6 +293,7 @@ impl ServeArgs {
                 None => RegistryChoice::Development,
             },
             idp,
+            header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
         })
     }
 }
@@ -337,6 +353,34 @@ mod tests {
                 secret_id: "keys".into()
             }
         );
+    }
+
+    #[test]
+    fn the_development_idp_is_off_in_front_of_real_data_unless_asked_for_by_name() {
+        assert_eq!(parse(&["--table", "items"]).unwrap().idp, IdpChoice::Off);
+        assert_eq!(
+            parse(&["--api-keys-secret-id", "keys"]).unwrap().idp,
+            IdpChoice::Off
+        );
+        assert_eq!(
+            parse(&["--table", "items", "--dev-idp-with-real-backends"])
+                .unwrap()
+                .idp,
+            IdpChoice::Development
+        );
+        assert!(matches!(
+            parse(&[
+                "--table",
+                "t",
+                "--user-pool-id",
+                "us-east-1_P",
+                "--client-ids",
+                "c"
+            ])
+            .unwrap()
+            .idp,
+            IdpChoice::Cognito { .. }
+        ));
     }
 
     #[test]

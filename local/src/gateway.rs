@@ -5,8 +5,10 @@
 //! 2. the route, from `policies::ROUTES` (the table the authorizer and the
 //!    api use): no resource or method → 403 `Missing Authentication Token`;
 //! 3. the stage throttle (when configured) → 429;
-//! 4. the identity source, the `Authorization` header: missing or empty →
-//!    401 without calling the authorizer;
+//! 4. the identity source, the `Authorization` header: missing, empty or
+//!    not matching the template's `ValidationExpression`
+//!    ([`policies::AUTHORIZATION_PATTERN`]) → 401 without calling the
+//!    authorizer;
 //! 5. the authorizer result cache, keyed by that header's value; on a miss
 //!    the authorizer is called in process with the TOKEN event API Gateway
 //!    sends (method ARN `arn:aws:execute-api:<region>:<account>:<api id>/<stage>/<METHOD>/<path>`).
@@ -20,8 +22,8 @@
 //!    as wide as the stage throttle, so only step 3 bounds it);
 //! 8. the api, called with the REST proxy event (payload 1.0) converted by
 //!    `lambda_http` exactly as in Lambda, the authorizer context in
-//!    `requestContext.authorizer` (values as strings, plus `principalId`
-//!    and `integrationLatency`).
+//!    `requestContext.authorizer` (values flattened to strings as API
+//!    Gateway does, plus `principalId` and `integrationLatency`).
 //!
 //! Nothing on this path panics: every failure is a gateway response.
 
@@ -43,7 +45,9 @@ use lambda_http::aws_lambda_events::apigw::{
 };
 use lambda_http::aws_lambda_events::query_map::QueryMap;
 use lambda_http::request::LambdaRequest;
-use policies::{Decision, INVOKE_ACTION, Route, RouteMatch, evaluate, match_route};
+use policies::{
+    Decision, INVOKE_ACTION, Route, RouteMatch, authorization_is_canonical, evaluate, match_route,
+};
 use serde_json::Value;
 use tracing::warn;
 
@@ -91,24 +95,12 @@ pub struct Authorization {
 
 impl Authorization {
     /// The cached form of `response`: its context flattened to strings, as
-    /// API Gateway passes it, with `principalId`.
+    /// API Gateway passes it, with the response's `principalId`.
     pub fn new(response: AuthorizerResponse) -> Self {
-        let mut fields = HashMap::new();
-        if let Ok(Value::Object(map)) = serde_json::to_value(&response.context) {
-            for (k, v) in map {
-                match v {
-                    Value::Null => {}
-                    Value::String(s) => {
-                        fields.insert(k, Value::String(s));
-                    }
-                    other => {
-                        fields.insert(k, Value::String(other.to_string()));
-                    }
-                }
-            }
-        }
+        let mut fields = response.context.to_gateway_fields();
+        // API Gateway takes principalId from the response, not the context.
         fields.insert(
-            "principalId".to_owned(),
+            policies::context::field::PRINCIPAL_ID.to_owned(),
             Value::String(response.principal_id.clone()),
         );
         Authorization { response, fields }
@@ -223,12 +215,13 @@ impl Gateway {
             return Err(GatewayError::Throttled);
         }
 
-        // The identity source: without it API Gateway never calls the authorizer.
+        // The identity source: without it, or when it fails the template's
+        // ValidationExpression, API Gateway never calls the authorizer.
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
-            .filter(|v| !v.trim().is_empty())
+            .filter(|v| authorization_is_canonical(v))
             .ok_or(GatewayError::Unauthorized)?;
         let method_arn = format!(
             "{}{}/{}",
@@ -435,8 +428,9 @@ fn into_http(response: Response<lambda_http::Body>) -> Response<Body> {
 #[allow(clippy::unwrap_used, clippy::panic)]
 mod tests {
     use super::*;
-    use authorizer::Context;
-    use policies::{Effect, PolicyDocument, Statement};
+    use policies::{
+        AuthContext, Effect, Owner, PermissionSet, PolicyDocument, Principal, Statement,
+    };
 
     #[test]
     fn the_context_reaches_the_api_as_strings_with_the_principal() {
@@ -453,12 +447,16 @@ mod tests {
                     ],
                 }],
             },
-            context: Context {
-                owner: "partner:acme".into(),
-                auth_type: "apiKey",
-                permissions: "items:read".into(),
-                partner: Some("acme".into()),
-                ..Context::default()
+            context: AuthContext {
+                principal: Principal::Partner {
+                    owner: Owner::partner("acme").unwrap(),
+                    key_id: None,
+                },
+                permissions: "items:read"
+                    .parse::<policies::Permission>()
+                    .map(PermissionSet::only)
+                    .unwrap(),
+                expires_at: Some(1_800_000_000),
             },
             usage_identifier_key: Some("k".repeat(20)),
         };
@@ -467,6 +465,7 @@ mod tests {
         assert_eq!(a.fields["owner"], "partner:acme");
         assert_eq!(a.fields["authType"], "apiKey");
         assert_eq!(a.fields["partner"], "acme");
+        assert_eq!(a.fields["expiresAt"], "1800000000");
         assert!(!a.fields.contains_key("sub"));
         assert!(a.fields.values().all(Value::is_string));
     }
@@ -498,17 +497,21 @@ mod tests {
         )
         .unwrap();
         let authorization = Authorization::new(AuthorizerResponse {
-            principal_id: "alice".into(),
+            principal_id: "user:alice".into(),
             policy_document: PolicyDocument {
                 version: policies::POLICY_VERSION.into(),
                 statement: vec![],
             },
-            context: Context {
-                owner: "alice".into(),
-                auth_type: "jwt",
-                permissions: "items:read".into(),
-                sub: Some("alice".into()),
-                ..Context::default()
+            context: AuthContext {
+                principal: Principal::User {
+                    owner: Owner::user("alice").unwrap(),
+                    username: None,
+                    client_id: None,
+                    scopes: vec![],
+                    groups: vec![],
+                },
+                permissions: PermissionSet::only(policies::Permission::ItemsRead),
+                expires_at: None,
             },
             usage_identifier_key: None,
         });
@@ -554,8 +557,8 @@ mod tests {
             panic!("not a REST API request");
         };
         let fields = &ctx.authorizer.fields;
-        assert_eq!(fields["principalId"], "alice");
-        assert_eq!(fields["owner"], "alice");
+        assert_eq!(fields["principalId"], "user:alice");
+        assert_eq!(fields["owner"], "user:alice");
         assert_eq!(fields["permissions"], "items:read");
         assert_eq!(fields["integrationLatency"], 7);
         assert_eq!(ctx.request_id.as_deref(), Some("req-1"));

@@ -6,8 +6,10 @@
 //! event, the authorizer result cache ([`cache`]), policy evaluation, usage
 //! plan and stage throttles ([`usage`]), gateway responses and the CORS
 //! preflight ([`responses`]). A development identity provider ([`idp`])
-//! signs tokens and serves its JWKS; [`backends`] chooses memory or real AWS
-//! (or moto) stores; [`server`] starts it all; [`config`] holds the flags.
+//! signs tokens, and [`dev_endpoints`] serves them and its JWKS to local
+//! tools only; [`backends`] chooses memory or real AWS (or moto) stores;
+//! [`listen`] serves HTTP with a header-read timeout; [`server`] starts it
+//! all; [`config`] holds the flags.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -24,8 +26,10 @@ pub mod backends;
 pub mod banner;
 pub mod cache;
 pub mod config;
+pub mod dev_endpoints;
 pub mod gateway;
 pub mod idp;
+pub mod listen;
 pub mod responses;
 pub mod server;
 pub mod usage;

@@ -10,22 +10,17 @@ use api::cursor::CursorCodec;
 use authorizer::jwt::https::HttpJwksSource;
 use authorizer::{Authorizer, AuthorizerBuilder};
 use axum::Router;
-use axum::body::{Body, Bytes};
-use axum::routing::{get, post};
-use axum::serve::ListenerExt;
-use http::{HeaderValue, Request, Response, StatusCode, header};
-use serde_json::json;
+use axum::body::Body;
+use http::Request;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
-use tracing::trace;
 
 use crate::backends::{Registry, Store};
 use crate::config::{IdpChoice, StackConfig};
 use crate::gateway::{Authorize, BadCorsOrigin, Gateway};
-use crate::idp::{
-    DEV_CLIENT_ID, DEV_POOL_ID, DevIdp, IdpError, JWKS_PATH, MintRequest, TOKEN_PATH,
-};
+use crate::idp::{DEV_CLIENT_ID, DEV_POOL_ID, DevIdp, IdpError, JWKS_PATH, MintRequest};
+use crate::listen::peer_of;
 
 /// Why the stack did not start.
 #[derive(Debug, thiserror::Error)]
@@ -104,13 +99,11 @@ impl Stack {
 
         let idp = match config.idp {
             IdpChoice::Development => Some(Arc::new(DevIdp::generate()?)),
-            IdpChoice::Cognito { .. } => None,
+            IdpChoice::Cognito { .. } | IdpChoice::Off => None,
         };
         let registry = Registry::open(&config.registry).await?;
-        let mut vars: Vec<(&str, String)> = vec![
-            ("API_KEYS_SECRET_ID", registry.secret_id.clone()),
-            ("USER_USAGE_KEY", crate::config::LOCAL_USER_USAGE_KEY.into()),
-        ];
+        let mut vars: Vec<(&str, String)> =
+            vec![("API_KEYS_SECRET_ID", registry.secret_id.clone())];
         match &config.idp {
             IdpChoice::Development => {
                 vars.push(("COGNITO_USER_POOL_ID", DEV_POOL_ID.into()));
@@ -128,9 +121,13 @@ impl Stack {
                     vars.push(("JWKS_URI", uri.clone()));
                 }
             }
+            // JWT authentication is off: partner keys only.
+            IdpChoice::Off => {}
         }
         let authorizer_config = authorizer::Config::from_pairs(&vars)?;
-        let mut builder = AuthorizerBuilder::new(&authorizer_config).secret_store(registry.store);
+        let mut builder = AuthorizerBuilder::new(&authorizer_config)
+            .secret_store(registry.store)
+            .user_usage_key(crate::config::LOCAL_USER_USAGE_KEY.into());
         if let Some(cognito) = &authorizer_config.cognito {
             let source = HttpJwksSource::new(
                 cognito.jwks_uri.clone(),
@@ -161,18 +158,14 @@ impl Stack {
 
         let router = router(Arc::clone(&gateway), idp.clone());
         let (shutdown, signal) = oneshot::channel::<()>();
-        let listener = listener.tap_io(|tcp| {
-            if let Err(e) = tcp.set_nodelay(true) {
-                trace!(error = %e, "TCP_NODELAY not set");
-            }
-        });
-        let task = tokio::spawn(async move {
-            axum::serve(listener, router)
-                .with_graceful_shutdown(async {
-                    let _ = signal.await;
-                })
-                .await
-        });
+        let task = tokio::spawn(crate::listen::serve(
+            listener,
+            router,
+            config.header_read_timeout,
+            async {
+                let _ = signal.await;
+            },
+        ));
 
         // Now that the server listens, the authorizer can fetch the JWKS from it.
         authorizer.warm_up().await;
@@ -224,13 +217,25 @@ impl Stack {
         groups: &[&str],
         scope: Option<&str>,
     ) -> Option<Result<String, IdpError>> {
+        self.mint_at(sub, groups, scope, unix_now())
+    }
+
+    /// As [`Self::mint`], issued at `issued_at` (Unix seconds): tests make
+    /// tokens near the end of their life with it.
+    pub fn mint_at(
+        &self,
+        sub: &str,
+        groups: &[&str],
+        scope: Option<&str>,
+        issued_at: u64,
+    ) -> Option<Result<String, IdpError>> {
         let idp = self.idp.as_ref()?;
         let request = MintRequest {
             sub: sub.to_owned(),
             groups: groups.iter().map(|g| (*g).to_owned()).collect(),
             scope: scope.map(str::to_owned),
         };
-        Some(idp.mint(&request, unix_now()).map(|r| r.access_token))
+        Some(idp.mint(&request, issued_at).map(|r| r.access_token))
     }
 
     /// Stops accepting, lets open requests finish, and returns.
@@ -243,7 +248,8 @@ impl Stack {
     }
 }
 
-fn unix_now() -> u64 {
+/// Unix seconds now.
+pub fn unix_now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -253,63 +259,13 @@ fn unix_now() -> u64 {
 fn router(gateway: Arc<Gateway>, idp: Option<Arc<DevIdp>>) -> Router {
     let mut router = Router::new();
     if let Some(idp) = idp {
-        let for_jwks = Arc::clone(&idp);
-        router = router
-            .route(
-                JWKS_PATH,
-                get(move || {
-                    let idp = Arc::clone(&for_jwks);
-                    async move { json_response(StatusCode::OK, idp.jwks().to_string()) }
-                }),
-            )
-            .route(
-                TOKEN_PATH,
-                post(move |body: Bytes| {
-                    let idp = Arc::clone(&idp);
-                    async move { mint(&idp, &body) }
-                }),
-            );
+        router = router.merge(crate::dev_endpoints::routes(idp));
     }
     router.fallback(move |request: Request<Body>| {
         let gateway = Arc::clone(&gateway);
-        async move { gateway.handle(request, None).await }
-    })
-}
-
-/// `POST /_dev/token` (development only).
-fn mint(idp: &DevIdp, body: &[u8]) -> Response<Body> {
-    let request: MintRequest = match serde_json::from_slice(body) {
-        Ok(r) => r,
-        Err(e) => {
-            return json_response(
-                StatusCode::BAD_REQUEST,
-                json!({"message": format!("expected {{\"sub\": \"...\", \"groups\": [...], \"scope\": \"...\"}}: {e}")})
-                    .to_string(),
-            );
+        async move {
+            let peer = peer_of(&request);
+            gateway.handle(request, peer).await
         }
-    };
-    match idp.mint(&request, unix_now()) {
-        Ok(minted) => match serde_json::to_string(&minted) {
-            Ok(text) => json_response(StatusCode::OK, text),
-            Err(_) => json_response(StatusCode::INTERNAL_SERVER_ERROR, "{}".into()),
-        },
-        Err(e @ IdpError::BadField(_)) => json_response(
-            StatusCode::BAD_REQUEST,
-            json!({"message": e.to_string()}).to_string(),
-        ),
-        Err(e) => json_response(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            json!({"message": e.to_string()}).to_string(),
-        ),
-    }
-}
-
-fn json_response(status: StatusCode, text: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(text));
-    *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    response
+    })
 }

@@ -194,9 +194,25 @@ async fn a_partner_key_goes_through_the_whole_crud_flow() {
 }
 
 #[tokio::test]
-async fn a_missing_or_empty_identity_source_is_401_without_calling_the_authorizer() {
+async fn a_missing_empty_or_non_canonical_identity_source_is_401_without_calling_the_authorizer() {
     let (stack, client) = start(config()).await;
-    for auth in [None, Some(""), Some("   ")] {
+    let alice = bearer(&stack, "alice", &[], None);
+    let token = alice.strip_prefix("Bearer ").unwrap();
+    let key = stack.partner_key().unwrap();
+    let spellings = [
+        format!("bearer {token}"),
+        format!("BEARER {token}"),
+        format!("Bearer  {token}"),
+        format!("Bearer\t{token}"),
+        format!("apikey {key}"),
+        format!("ApiKey  {key}"),
+        format!("Bearer {key}"),
+        key.to_owned(),
+        "Basic dXNlcjpwYXNz".to_owned(),
+    ];
+    let mut values: Vec<Option<&str>> = vec![None, Some(""), Some("   ")];
+    values.extend(spellings.iter().map(|s| Some(s.as_str())));
+    for auth in values {
         let r = call(&client, &stack, Method::GET, "/items", auth, None).await;
         assert_eq!(r.status, 401);
         assert_eq!(
@@ -214,7 +230,8 @@ async fn a_missing_or_empty_identity_source_is_401_without_calling_the_authorize
 #[tokio::test]
 async fn an_unauthorized_answer_is_401_and_is_not_cached() {
     let (stack, client) = start(config()).await;
-    for auth in ["Bearer not.a.jwt", "Bearer not.a.jwt", "Basic dXNlcjpwYXNz"] {
+    let made_up = format!("ApiKey pk_abcdefghijkl_{}", "A".repeat(40));
+    for auth in ["Bearer not.a.jwt", "Bearer not.a.jwt", made_up.as_str()] {
         let r = call(&client, &stack, Method::GET, "/items", Some(auth), None).await;
         assert_eq!(r.status, 401, "{auth}");
     }
@@ -321,7 +338,13 @@ async fn a_cached_policy_answers_other_routes_and_each_token_has_its_own_entry()
     assert_eq!(stack.authorizer_calls(), 1);
     call(&client, &stack, Method::GET, "/items", Some(&carol), None).await;
     assert_eq!(stack.authorizer_calls(), 2);
-    // The key is the header's whole value: another spelling is another entry.
+    // The key is the header's whole value: the bare token, the one other
+    // accepted spelling, is another entry; any other spelling never gets
+    // to the authorizer at all.
+    let bare = alice.strip_prefix("Bearer ").unwrap();
+    let r = call(&client, &stack, Method::GET, "/items", Some(bare), None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(stack.authorizer_calls(), 3);
     let alice_lower = alice.replacen("Bearer", "bearer", 1);
     let r = call(
         &client,
@@ -332,7 +355,7 @@ async fn a_cached_policy_answers_other_routes_and_each_token_has_its_own_entry()
         None,
     )
     .await;
-    assert_eq!(r.status, 200);
+    assert_eq!(r.status, 401);
     assert_eq!(stack.authorizer_calls(), 3);
     stack.shutdown().await.unwrap();
 }
@@ -748,5 +771,212 @@ async fn every_method_requires_an_api_key_so_an_allowed_caller_without_one_gets_
         r.body,
         json!({"type": "about:blank", "title": "Forbidden", "status": 403, "detail": "Forbidden"})
     );
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_cached_policy_does_not_outlive_its_token() {
+    let (stack, client) = start(config()).await;
+    // A token that expires two seconds from now, as a client near the end of
+    // its token's life sends it.
+    let now = local::server::unix_now();
+    let token = stack
+        .mint_at(
+            "late",
+            &[],
+            None,
+            now + 2 - local::idp::TOKEN_LIFETIME_SECONDS,
+        )
+        .unwrap()
+        .unwrap();
+    let auth = format!("Bearer {token}");
+    let r = call(&client, &stack, Method::GET, "/items", Some(&auth), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    tokio::time::sleep(Duration::from_millis(3100)).await;
+    // The gateway still holds the policy (TTL 300 s) and does not ask the
+    // authorizer again; the api refuses the expired credential.
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&auth),
+        Some(json!({"name": "too late"})),
+    )
+    .await;
+    assert_eq!(r.status, 401, "{}", r.body);
+    assert_eq!(
+        r.headers["www-authenticate"],
+        r#"Bearer error="invalid_token""#
+    );
+    assert_eq!(r.headers["content-type"], "application/problem+json");
+    assert_eq!(stack.authorizer_calls(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_token_whose_sub_names_the_partner_cannot_touch_the_partners_items() {
+    let (stack, client) = start(config()).await;
+    let acme = partner(&stack);
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&acme),
+        Some(json!({"name": "acme's order"})),
+    )
+    .await;
+    assert_eq!(r.status, 201);
+    let order = r.body["id"].as_str().unwrap().to_owned();
+    let impostor = bearer(&stack, "partner:acme", &[], None);
+    let listed = call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some(&impostor),
+        None,
+    )
+    .await;
+    assert_eq!(listed.status, 200);
+    assert_eq!(listed.body["items"], json!([]));
+    for method in [Method::GET, Method::DELETE] {
+        let r = call(
+            &client,
+            &stack,
+            method.clone(),
+            &format!("/items/{order}"),
+            Some(&impostor),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 404, "{method}");
+    }
+    let listed = call(&client, &stack, Method::GET, "/items", Some(&acme), None).await;
+    assert_eq!(listed.body["items"].as_array().unwrap().len(), 1);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_development_idp_refuses_what_a_web_page_can_send() {
+    let (stack, client) = start(config()).await;
+    let token_url = format!("{}/_dev/token", stack.url());
+    let body = json!({"sub": "mallory"}).to_string();
+    // DNS rebinding: the page's own name, resolved to 127.0.0.1.
+    let r = client
+        .post(&token_url)
+        .header("Host", "attacker.example:3000")
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // A "simple" cross-origin request needs no preflight: refused by type.
+    let r = client
+        .post(&token_url)
+        .header("Content-Type", "text/plain")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 415);
+    // The preflight a JSON request needs is refused, without CORS headers.
+    let r = client
+        .request(Method::OPTIONS, &token_url)
+        .header("Origin", "http://127.0.0.1:5173")
+        .header("Access-Control-Request-Method", "POST")
+        .header("Access-Control-Request-Headers", "content-type")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert!(!r.headers().contains_key("access-control-allow-origin"));
+    // And a request a browser made anyway carries an Origin.
+    let r = client
+        .post(&token_url)
+        .header("Origin", "http://127.0.0.1:5173")
+        .header("Content-Type", "application/json")
+        .body(body.clone())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = client
+        .get(format!("{}/_dev/jwks.json", stack.url()))
+        .header("Host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    // What local tools send still works.
+    let r = client
+        .post(&token_url)
+        .header("Content-Type", "application/json")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
+    use clap::Parser;
+    use local::config::{Cli, IdpChoice};
+    let cli = Cli::try_parse_from(["local", "--table", "items"]).unwrap();
+    assert_eq!(cli.serve.into_config().unwrap().idp, IdpChoice::Off);
+    // Off means off: no /_dev routes at all (the memory store stands in for
+    // the table here; the choice is what matters).
+    let (stack, client) = start(StackConfig {
+        idp: IdpChoice::Off,
+        ..config()
+    })
+    .await;
+    assert!(!stack.has_dev_idp());
+    let r = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .header("Content-Type", "application/json")
+        .body(json!({"sub": "x"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "no such route: Missing Authentication Token"
+    );
+    // Partner keys still work.
+    let r = call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some(&partner(&stack)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_that_never_finishes_its_headers_is_disconnected() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let (stack, _) = start(StackConfig {
+        header_read_timeout: Duration::from_millis(300),
+        ..config()
+    })
+    .await;
+    let mut tcp = tokio::net::TcpStream::connect(stack.addr()).await.unwrap();
+    tcp.write_all(b"GET /items HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let mut buf = Vec::new();
+    // The server closes (or answers 408) instead of waiting forever.
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
+    assert!(read.is_ok(), "the connection was held open");
     stack.shutdown().await.unwrap();
 }

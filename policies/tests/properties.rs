@@ -2,8 +2,8 @@
 //! checked with the evaluator over generated ARNs and every permission set.
 
 use policies::{
-    ApiPrefix, Decision, INVOKE_ACTION, MethodArn, PermissionSet, ROUTES, Route, deny_all_resource,
-    evaluate, policy_for,
+    ApiPrefix, Decision, INVOKE_ACTION, MethodArn, Owner, OwnerKind, PermissionSet, ROUTES, Route,
+    deny_all_resource, evaluate, policy_for,
 };
 use proptest::prelude::*;
 
@@ -179,6 +179,43 @@ proptest! {
         for route in ROUTES {
             let arn = concrete(&base, route, &id);
             prop_assert_eq!(evaluate(&doc, INVOKE_ACTION, &arn), Decision::ExplicitDeny);
+        }
+    }
+}
+
+fn sub() -> impl Strategy<Value = String> {
+    // Any non-control characters, `:` and prefixes of the other namespace included.
+    prop_oneof![
+        "[^\\p{Cc}]{1,60}",
+        "(partner:|user:)[a-z0-9:-]{0,20}",
+        "[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}",
+    ]
+}
+
+fn partner_id() -> impl Strategy<Value = String> {
+    "[a-z0-9][a-z0-9-]{0,63}"
+}
+
+proptest! {
+    #[test]
+    fn an_owner_parses_back_from_its_printed_form(sub in sub(), partner in partner_id()) {
+        for owner in [Owner::user(&sub).unwrap(), Owner::partner(&partner).unwrap()] {
+            prop_assert_eq!(owner.to_string().parse::<Owner>(), Ok(owner.clone()));
+        }
+    }
+
+    #[test]
+    fn a_user_namespace_never_names_a_partner_one(sub in sub(), partner in partner_id()) {
+        let user = Owner::user(&sub).unwrap();
+        prop_assert_eq!(user.kind(), OwnerKind::User);
+        prop_assert_eq!(user.sub(), Some(sub.as_str()));
+        prop_assert_ne!(user, Owner::partner(&partner).unwrap());
+    }
+
+    #[test]
+    fn any_string_that_parses_as_an_owner_prints_as_itself(text in "(user:|partner:|)[^\\p{Cc}]{0,40}") {
+        if let Ok(owner) = text.parse::<Owner>() {
+            prop_assert_eq!(owner.to_string(), text);
         }
     }
 }

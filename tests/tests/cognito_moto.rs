@@ -64,11 +64,22 @@ async fn authorizer_for(pool: &Pool, check_revocation: bool) -> Authorizer {
     Authorizer::from_config(&config).await.unwrap()
 }
 
-async fn decide(a: &Authorizer, token: &str) -> Result<authorizer::AuthorizerResponse, Rejection> {
-    let now = SystemTime::now()
+fn unix_now() -> f64 {
+    SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap()
-        .as_secs_f64();
+        .as_secs_f64()
+}
+
+async fn decide(a: &Authorizer, token: &str) -> Result<authorizer::AuthorizerResponse, Rejection> {
+    decide_at(a, token, unix_now()).await
+}
+
+async fn decide_at(
+    a: &Authorizer,
+    token: &str,
+    now: f64,
+) -> Result<authorizer::AuthorizerResponse, Rejection> {
     match a
         .authorize(&AuthorizerEvent::token(format!("Bearer {token}"), ARN), now)
         .await
@@ -85,18 +96,17 @@ async fn a_signed_in_users_access_token_is_allowed_and_the_id_token_refused() {
     let a = authorizer_for(&pool, false).await;
 
     let response = decide(&a, &pool.access_token).await.unwrap();
-    let sub = response.context.sub.clone().unwrap();
-    assert_eq!(response.principal_id, sub);
-    assert_eq!(response.context.owner, sub);
+    let context = serde_json::to_value(&response.context).unwrap();
+    let sub = context["sub"].as_str().unwrap();
+    assert_eq!(response.principal_id, format!("user:{sub}"));
+    assert_eq!(context["owner"], response.principal_id);
+    assert_eq!(context["clientId"], pool.client_id);
+    assert_eq!(context["username"], "alice");
     assert_eq!(
-        response.context.client_id.as_deref(),
-        Some(pool.client_id.as_str())
-    );
-    assert_eq!(response.context.username.as_deref(), Some("alice"));
-    assert_eq!(
-        response.context.permissions,
+        context["permissions"],
         "items:read items:write items:delete"
     );
+    assert!(context["expiresAt"].as_u64().unwrap() > 1_700_000_000);
     assert!(
         policies::evaluate(
             &response.policy_document,
@@ -142,8 +152,19 @@ async fn with_revocation_checks_a_token_is_refused_after_global_sign_out() {
         .await
         .unwrap();
 
+    // This instance asked Cognito a moment ago: its answer stands for at most
+    // STILL_VALID_TTL (the documented bound on how long a sign-out takes).
+    let now = unix_now();
+    assert!(decide_at(&a, &pool.access_token, now).await.is_ok());
+    let later = now + authorizer::jwt::revocation::STILL_VALID_TTL;
     assert_eq!(
-        decide(&a, &pool.access_token).await.unwrap_err(),
+        decide_at(&a, &pool.access_token, later).await.unwrap_err(),
+        Rejection::Revoked
+    );
+    // An instance that never asked refuses at once.
+    let fresh = authorizer_for(&pool, true).await;
+    assert_eq!(
+        decide(&fresh, &pool.access_token).await.unwrap_err(),
         Rejection::Revoked
     );
     // Without the check the signature alone would still pass: the check is
@@ -187,5 +208,112 @@ async fn with_revocation_checks_an_unreachable_cognito_fails_closed() {
     assert_eq!(
         decide(&a, &pool.access_token).await.unwrap_err(),
         Rejection::RevocationUnavailable
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_users_usage_key_is_read_from_its_secret_at_cold_start() {
+    let pool = pool_with_signed_in_user("e2e-usage-key").await;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    let name = format!("users-usage-key-{}", pool.pool_id);
+    secrets
+        .create_secret()
+        .name(&name)
+        .secret_string("users-usage-key-0123456789")
+        .send()
+        .await
+        .unwrap();
+    let jwks_uri = format!("{}/{}/.well-known/jwks.json", moto_endpoint(), pool.pool_id);
+    let mut vars = vec![
+        ("COGNITO_USER_POOL_ID", pool.pool_id.clone()),
+        ("COGNITO_CLIENT_IDS", pool.client_id.clone()),
+        ("JWKS_URI", jwks_uri),
+        ("USER_USAGE_KEY_SECRET_ID", name.clone()),
+    ];
+    let a = Authorizer::from_config(&Config::from_pairs(&vars).unwrap())
+        .await
+        .unwrap();
+    let r = decide(&a, &pool.access_token).await.unwrap();
+    assert_eq!(
+        r.usage_identifier_key.as_deref(),
+        Some("users-usage-key-0123456789")
+    );
+
+    // A secret that is missing, or holds no usage key, fails the cold start
+    // with the variable's name.
+    vars[3].1 = format!("{name}-missing");
+    let err = Authorizer::from_config(&Config::from_pairs(&vars).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().starts_with("USER_USAGE_KEY_SECRET_ID: "),
+        "{err}"
+    );
+    secrets
+        .create_secret()
+        .name(format!("{name}-bad"))
+        .secret_string("has spaces and is short")
+        .send()
+        .await
+        .unwrap();
+    vars[3].1 = format!("{name}-bad");
+    let err = Authorizer::from_config(&Config::from_pairs(&vars).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, authorizer::StartupError::BadUserUsageKey),
+        "{err}"
+    );
+    assert!(!err.to_string().contains("has spaces"));
+}
+
+/// A loopback endpoint that accepts connections and never answers.
+fn black_hole() -> (std::net::TcpListener, String) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hung_aws_endpoint_is_a_bounded_refusal_not_a_lambda_timeout() {
+    let (_listener, url) = black_hole();
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(url)
+        .timeout_config(authorizer::handler::sdk_timeouts())
+        .load()
+        .await;
+    let started = std::time::Instant::now();
+    let revocation = authorizer::jwt::revocation::CognitoRevocation::new(Client::new(&sdk));
+    let answer = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        authorizer::jwt::revocation::RevocationCheck::check(&revocation, "a.b.c"),
+    )
+    .await
+    .expect("the Cognito call was not bounded");
+    assert_eq!(answer, Err(Rejection::RevocationUnavailable));
+    // Well within the function's 5 s timeout.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(3),
+        "{:?}",
+        started.elapsed()
+    );
+    let started = std::time::Instant::now();
+    let store = authorizer::apikey::store::SecretsManagerStore::new(
+        aws_sdk_secretsmanager::Client::new(&sdk),
+        "registry",
+    );
+    let read = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        authorizer::apikey::store::SecretStore::read(&store),
+    )
+    .await
+    .expect("the Secrets Manager call was not bounded");
+    assert!(read.is_err());
+    // Both within the function's 5 s timeout, together.
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
     );
 }

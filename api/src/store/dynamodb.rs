@@ -9,6 +9,7 @@
 //! DynamoDB actions used: `GetItem`, `PutItem`, `DeleteItem`, `Query`,
 //! `TransactWriteItems`.
 
+use policies::Owner;
 use std::collections::HashMap;
 use std::error::Error;
 
@@ -109,7 +110,7 @@ impl DynamoDbStore {
 
     async fn get_record(
         &self,
-        owner: &str,
+        owner: &Owner,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         self.get_attrs(partition(owner), idem_key(key))
@@ -124,7 +125,7 @@ impl DynamoDbStore {
     /// read decides, so a backend that returns no old item is still right.
     async fn explain_condition_failure(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &str,
         old: Option<&Attrs>,
         expected: Option<u64>,
@@ -152,7 +153,7 @@ impl DynamoDbStore {
 impl ItemStore for DynamoDbStore {
     async fn create(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         idempotency: Option<&IdempotencyRecord>,
         now: u64,
@@ -236,7 +237,7 @@ impl ItemStore for DynamoDbStore {
         }
     }
 
-    async fn get(&self, owner: &str, id: &ItemId) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, owner: &Owner, id: &ItemId) -> Result<Option<Item>, StoreError> {
         self.get_attrs(partition(owner), item_key(id.as_str()))
             .await?
             .map(|a| item_from_attrs(&a))
@@ -245,7 +246,7 @@ impl ItemStore for DynamoDbStore {
 
     async fn list(
         &self,
-        owner: &str,
+        owner: &Owner,
         limit: usize,
         after: Option<&ItemId>,
     ) -> Result<Page, StoreError> {
@@ -291,7 +292,7 @@ impl ItemStore for DynamoDbStore {
 
     async fn replace(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         expected_version: u64,
     ) -> Result<(), StoreError> {
@@ -323,7 +324,7 @@ impl ItemStore for DynamoDbStore {
 
     async fn delete(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
@@ -355,7 +356,7 @@ impl ItemStore for DynamoDbStore {
 
 const ITEM_PREFIX: &str = "ITEM#";
 
-fn partition(owner: &str) -> String {
+fn partition(owner: &Owner) -> String {
     format!("OWNER#{owner}")
 }
 
@@ -442,7 +443,7 @@ where
     }
 }
 
-fn item_to_attrs(owner: &str, item: &Item) -> Attrs {
+fn item_to_attrs(owner: &Owner, item: &Item) -> Attrs {
     let mut a = HashMap::with_capacity(9);
     a.insert("pk".into(), AttributeValue::S(partition(owner)));
     a.insert("sk".into(), AttributeValue::S(item_key(&item.id)));
@@ -522,7 +523,7 @@ fn item_from_attrs(a: &Attrs) -> Result<Item, StoreError> {
     })
 }
 
-fn record_to_attrs(owner: &str, r: &IdempotencyRecord) -> Result<Attrs, StoreError> {
+fn record_to_attrs(owner: &Owner, r: &IdempotencyRecord) -> Result<Attrs, StoreError> {
     let item = serde_json::to_string(&r.item).map_err(|e| StoreError::Backend(Box::new(e)))?;
     Ok(HashMap::from([
         ("pk".into(), AttributeValue::S(partition(owner))),
@@ -570,11 +571,25 @@ mod tests {
 
     #[test]
     fn items_are_stored_under_the_contract_keys_and_read_back() {
-        let a = item_to_attrs("alice", &item());
-        assert_eq!(a["pk"], AttributeValue::S("OWNER#alice".into()));
+        let a = item_to_attrs(&Owner::user("alice").unwrap(), &item());
+        assert_eq!(a["pk"], AttributeValue::S("OWNER#user:alice".into()));
         assert_eq!(a["sk"], AttributeValue::S("ITEM#0193".into()));
         assert_eq!(a["version"], AttributeValue::N("3".into()));
         assert_eq!(item_from_attrs(&a).unwrap(), item());
+    }
+
+    #[test]
+    fn a_user_whose_sub_names_a_partner_gets_another_partition() {
+        let user = item_to_attrs(&Owner::user("partner:acme").unwrap(), &item());
+        let partner = item_to_attrs(&Owner::partner("acme").unwrap(), &item());
+        assert_eq!(
+            user["pk"],
+            AttributeValue::S("OWNER#user:partner:acme".into())
+        );
+        assert_eq!(
+            partner["pk"],
+            AttributeValue::S("OWNER#partner:acme".into())
+        );
     }
 
     #[test]
@@ -582,14 +597,14 @@ mod tests {
         let mut i = item();
         i.description = None;
         i.tags.clear();
-        let a = item_to_attrs("o", &i);
+        let a = item_to_attrs(&Owner::user("o").unwrap(), &i);
         assert!(!a.contains_key("description"));
         assert_eq!(item_from_attrs(&a).unwrap(), i);
     }
 
     #[test]
     fn malformed_stored_items_are_corrupt_not_a_panic() {
-        let mut a = item_to_attrs("o", &item());
+        let mut a = item_to_attrs(&Owner::user("o").unwrap(), &item());
         a.insert("version".into(), AttributeValue::S("x".into()));
         assert!(matches!(item_from_attrs(&a), Err(StoreError::Corrupt(_))));
         a.remove("name");
@@ -604,7 +619,7 @@ mod tests {
             item: item(),
             expires_at: 1_800_000_000,
         };
-        let a = record_to_attrs("o", &r).unwrap();
+        let a = record_to_attrs(&Owner::partner("o").unwrap(), &r).unwrap();
         assert_eq!(a["sk"], AttributeValue::S("IDEM#k-1".into()));
         assert_eq!(a["expiresAt"], AttributeValue::N("1800000000".into()));
         assert_eq!(record_from_attrs("k-1", &a).unwrap(), r);

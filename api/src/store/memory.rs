@@ -4,6 +4,7 @@
 //! its checks and its write under it, which is exactly the atomicity a
 //! DynamoDB conditional write (or transaction) gives.
 
+use policies::Owner;
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard};
@@ -37,13 +38,13 @@ impl MemoryStore {
 impl ItemStore for MemoryStore {
     async fn create(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         idempotency: Option<&IdempotencyRecord>,
         now: u64,
     ) -> Result<(), StoreError> {
         let mut all = self.lock();
-        let part = all.entry(owner.to_owned()).or_default();
+        let part = all.entry(owner.to_string()).or_default();
         if let Some(record) = idempotency
             && let Some(live) = part.idempotency.get(&record.key)
             && live.expires_at > now
@@ -60,22 +61,22 @@ impl ItemStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, owner: &str, id: &ItemId) -> Result<Option<Item>, StoreError> {
+    async fn get(&self, owner: &Owner, id: &ItemId) -> Result<Option<Item>, StoreError> {
         Ok(self
             .lock()
-            .get(owner)
+            .get(owner.as_str())
             .and_then(|p| p.items.get(id.as_str()))
             .cloned())
     }
 
     async fn list(
         &self,
-        owner: &str,
+        owner: &Owner,
         limit: usize,
         after: Option<&ItemId>,
     ) -> Result<Page, StoreError> {
         let all = self.lock();
-        let Some(part) = all.get(owner) else {
+        let Some(part) = all.get(owner.as_str()) else {
             return Ok(Page {
                 items: Vec::new(),
                 more: false,
@@ -96,13 +97,13 @@ impl ItemStore for MemoryStore {
 
     async fn replace(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         expected_version: u64,
     ) -> Result<(), StoreError> {
         let mut all = self.lock();
         let current = all
-            .get_mut(owner)
+            .get_mut(owner.as_str())
             .and_then(|p| p.items.get_mut(&item.id))
             .ok_or(StoreError::NotFound)?;
         if current.version != expected_version {
@@ -117,12 +118,12 @@ impl ItemStore for MemoryStore {
 
     async fn delete(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         expected_version: Option<u64>,
     ) -> Result<(), StoreError> {
         let mut all = self.lock();
-        let part = all.get_mut(owner).ok_or(StoreError::NotFound)?;
+        let part = all.get_mut(owner.as_str()).ok_or(StoreError::NotFound)?;
         let current = part.items.get(id.as_str()).ok_or(StoreError::NotFound)?;
         if let Some(expected) = expected_version
             && current.version != expected

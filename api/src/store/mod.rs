@@ -9,6 +9,7 @@
 mod dynamodb;
 mod memory;
 
+use policies::Owner;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -95,7 +96,7 @@ pub trait ItemStore: Send + Sync {
     /// nothing.
     fn create(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         idempotency: Option<&IdempotencyRecord>,
         now: u64,
@@ -104,7 +105,7 @@ pub trait ItemStore: Send + Sync {
     /// The item with `id`, read strongly consistently.
     fn get(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
     ) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send;
 
@@ -112,7 +113,7 @@ pub trait ItemStore: Send + Sync {
     /// `after`.
     fn list(
         &self,
-        owner: &str,
+        owner: &Owner,
         limit: usize,
         after: Option<&ItemId>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send;
@@ -121,7 +122,7 @@ pub trait ItemStore: Send + Sync {
     /// the stored one is at `expected_version`.
     fn replace(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         expected_version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -130,7 +131,7 @@ pub trait ItemStore: Send + Sync {
     /// that version.
     fn delete(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send;
@@ -141,7 +142,7 @@ pub trait ItemStore: Send + Sync {
 impl<T: ItemStore> ItemStore for Arc<T> {
     fn create(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         idempotency: Option<&IdempotencyRecord>,
         now: u64,
@@ -151,7 +152,7 @@ impl<T: ItemStore> ItemStore for Arc<T> {
 
     fn get(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
     ) -> impl Future<Output = Result<Option<Item>, StoreError>> + Send {
         (**self).get(owner, id)
@@ -159,7 +160,7 @@ impl<T: ItemStore> ItemStore for Arc<T> {
 
     fn list(
         &self,
-        owner: &str,
+        owner: &Owner,
         limit: usize,
         after: Option<&ItemId>,
     ) -> impl Future<Output = Result<Page, StoreError>> + Send {
@@ -168,7 +169,7 @@ impl<T: ItemStore> ItemStore for Arc<T> {
 
     fn replace(
         &self,
-        owner: &str,
+        owner: &Owner,
         item: &Item,
         expected_version: u64,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {
@@ -177,7 +178,7 @@ impl<T: ItemStore> ItemStore for Arc<T> {
 
     fn delete(
         &self,
-        owner: &str,
+        owner: &Owner,
         id: &ItemId,
         expected_version: Option<u64>,
     ) -> impl Future<Output = Result<(), StoreError>> + Send {

@@ -52,11 +52,13 @@ pub fn call(method: &str, path: &str) -> Call {
 }
 
 impl Call {
-    /// The authorizer context of `owner` with `permissions`.
-    pub fn by(mut self, owner: &str, permissions: &str) -> Self {
+    /// The authorizer context of the user `sub` with `permissions`, as the
+    /// authorizer writes it (owner `user:<sub>`).
+    pub fn by(mut self, sub: &str, permissions: &str) -> Self {
+        let owner = format!("user:{sub}");
         self.context = Some(json!({
             "principalId": owner, "owner": owner, "authType": "jwt",
-            "permissions": permissions, "sub": owner
+            "permissions": permissions, "sub": sub
         }));
         self
     }

@@ -607,7 +607,7 @@ pub async fn store_writes_are_conditional_on_the_version<B: Backend>(b: &B) {
     // The same race at the store boundary, where the handler cannot serialize it.
     let app = b.app();
     let store = app.service().store();
-    let owner = unique_owner("store");
+    let owner = policies::Owner::user(&unique_owner("store")).unwrap();
     let item = Item::create(
         ItemId::generate(),
         api::item::ItemInput::from_json(json!({"name": "n"})).unwrap(),
@@ -645,7 +645,9 @@ pub async fn store_writes_are_conditional_on_the_version<B: Backend>(b: &B) {
         })
     ));
     assert!(matches!(
-        store.replace("someone-else", &next, 1).await,
+        store
+            .replace(&policies::Owner::user("someone-else").unwrap(), &next, 1)
+            .await,
         Err(StoreError::NotFound)
     ));
     store.delete(&owner, &id, Some(2)).await.unwrap();

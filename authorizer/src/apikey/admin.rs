@@ -43,6 +43,16 @@ pub enum AdminError {
     /// No record has this id.
     #[error("no key with id {0:?} in the registry")]
     UnknownId(String),
+    /// Rotation would turn a key that no longer works into one that does.
+    #[error(
+        "key {id:?} is {state}: rotating it would issue a working key; enable it (or create a new key) deliberately instead"
+    )]
+    NotRotatable {
+        /// The key id.
+        id: String,
+        /// `disabled` or `expired`.
+        state: &'static str,
+    },
     /// The stored document is not a registry.
     #[error("the stored registry is not valid: {0}")]
     Corrupt(String),
@@ -181,6 +191,20 @@ impl Admin {
         let new_record = self
             .modify(|doc| {
                 let old = find(doc, id)?;
+                // A rotation hands the old key's powers to a new key; a key
+                // that has none left (disabled, expired) must not get them back
+                // through a side door.
+                let expired = old
+                    .expires
+                    .as_deref()
+                    .and_then(parse_time)
+                    .is_some_and(|t| t <= now.unix_timestamp() as f64);
+                if old.disabled || expired {
+                    return Err(AdminError::NotRotatable {
+                        id: id.to_owned(),
+                        state: if old.disabled { "disabled" } else { "expired" },
+                    });
+                }
                 let keep_sooner = old
                     .expires
                     .as_deref()
@@ -243,12 +267,7 @@ fn find<'a>(doc: &'a mut RegistryDocument, id: &str) -> Result<&'a mut KeyRecord
 /// Partner names become part of a data namespace (`partner:<name>`): keep them
 /// plain.
 pub fn validate_partner(name: &str) -> Result<(), AdminError> {
-    let ok = (1..=64).contains(&name.len())
-        && name
-            .bytes()
-            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
-        && !name.starts_with('-');
-    if ok {
+    if policies::owner::is_valid_partner_id(name) {
         Ok(())
     } else {
         Err(AdminError::PartnerName(name.to_owned()))
@@ -405,6 +424,35 @@ mod tests {
         let list = run(admin.list()).unwrap();
         let old_record = list.iter().find(|k| k.id == old.id()).unwrap();
         assert_eq!(old_record.expires.as_deref(), Some("2027-01-15T09:00:00Z"));
+    }
+
+    #[test]
+    fn a_disabled_or_expired_key_cannot_be_rotated_into_a_working_one() {
+        let (admin, _) = admin();
+        let (disabled, _) = run(admin.create(&new_key("acme"), now())).unwrap();
+        run(admin.set_disabled(disabled.id(), true)).unwrap();
+        let new = NewKey {
+            expires: Some("2027-01-15T10:00:00Z".into()),
+            ..new_key("acme")
+        };
+        let (expiring, _) = run(admin.create(&new, now())).unwrap();
+        let before = run(admin.list()).unwrap();
+        assert!(matches!(
+            run(admin.rotate(disabled.id(), Duration::ZERO, now())),
+            Err(AdminError::NotRotatable {
+                state: "disabled",
+                ..
+            })
+        ));
+        let later = now() + Duration::from_secs(86_400 * 365);
+        assert!(matches!(
+            run(admin.rotate(expiring.id(), Duration::ZERO, later)),
+            Err(AdminError::NotRotatable {
+                state: "expired",
+                ..
+            })
+        ));
+        assert_eq!(run(admin.list()).unwrap(), before, "nothing was written");
     }
 
     /// A store that lets another writer in before each of the first N writes.

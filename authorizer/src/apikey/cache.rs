@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use tracing::{error, info};
 
-use crate::apikey::registry::{ActiveRecord, Registry, RegistryDocument};
+use crate::apikey::registry::{ActiveRecord, Registry};
 use crate::apikey::store::{SecretStore, StoreError};
 
 /// The minimum time between two early re-reads for unknown ids.
@@ -136,15 +136,10 @@ impl RegistryCache {
     async fn read_into(&self, state: &mut ReadState) -> Result<usize, StoreError> {
         let started = Instant::now();
         let result = self.store.read().await.and_then(|stored| {
-            serde_json::from_str::<RegistryDocument>(&stored.text).map_err(|e| {
-                StoreError::Service(format!(
-                    "the registry is not valid JSON of the expected shape: {e}"
-                ))
-            })
+            Registry::parse(&stored.text).map_err(|e| StoreError::Service(e.to_string()))
         });
         match result {
-            Ok(document) => {
-                let registry = Registry::index(&document);
+            Ok(registry) => {
                 let count = registry.len();
                 *self.loaded.write().unwrap_or_else(PoisonError::into_inner) = Some(Loaded {
                     registry: Arc::new(registry),

@@ -8,7 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use policies::{Permission, PermissionSet};
+use policies::{Owner, Permission, PermissionSet};
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
@@ -56,8 +56,8 @@ fn is_false(b: &bool) -> bool {
 pub struct ActiveRecord {
     /// The key id.
     pub id: String,
-    /// The partner.
-    pub partner: String,
+    /// The partner's namespace, `partner:<partner>` (a valid partner id).
+    pub owner: Owner,
     /// SHA-256 of the whole key.
     pub sha256: [u8; 32],
     /// What the key may do.
@@ -85,7 +85,19 @@ pub enum BadRecord {
     /// The same id appears twice.
     #[error("the id appears more than once")]
     DuplicateId,
+    /// `partner` cannot name a data namespace.
+    #[error("partner {0:?} is not a valid partner id")]
+    Partner(String),
+    /// The record is not an object of the expected fields and types.
+    #[error("the record does not have the expected shape: {0}")]
+    Shape(String),
 }
+
+/// The registry document is not an object with a `keys` array: nothing in it
+/// can be trusted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the registry is not a JSON object with a keys array: {0}")]
+pub struct UnreadableRegistry(pub String);
 
 /// The index of usable records by id.
 #[derive(Debug, Clone, Default)]
@@ -94,6 +106,36 @@ pub struct Registry {
 }
 
 impl Registry {
+    /// Parses and indexes the stored text. Only the outer shape is required
+    /// (an object with a `keys` array); each record is read on its own, so a
+    /// mistyped record is logged and left out like any other unusable one
+    /// instead of making the whole registry unreadable.
+    pub fn parse(text: &str) -> Result<Self, UnreadableRegistry> {
+        #[derive(Deserialize)]
+        struct Outer {
+            keys: Vec<serde_json::Value>,
+        }
+        let outer: Outer =
+            serde_json::from_str(text).map_err(|e| UnreadableRegistry(e.to_string()))?;
+        let mut keys = Vec::with_capacity(outer.keys.len());
+        for (index, value) in outer.keys.into_iter().enumerate() {
+            let id = value
+                .get("id")
+                .and_then(serde_json::Value::as_str)
+                .map(str::to_owned);
+            match serde_json::from_value::<KeyRecord>(value) {
+                Ok(record) => keys.push(record),
+                Err(e) => warn!(
+                    index,
+                    key_id = id.as_deref().unwrap_or(""),
+                    reason = %BadRecord::Shape(e.to_string()),
+                    "partner key record skipped"
+                ),
+            }
+        }
+        Ok(Self::index(&RegistryDocument { keys }))
+    }
+
     /// Indexes `document`. Unusable records are logged (by id) and left out:
     /// one bad record must not take every partner down, and its own key is
     /// refused, which fails closed.
@@ -136,6 +178,8 @@ impl Registry {
 
 /// Checks and converts one record.
 pub fn activate(record: &KeyRecord) -> Result<ActiveRecord, BadRecord> {
+    let owner =
+        Owner::partner(&record.partner).map_err(|_| BadRecord::Partner(record.partner.clone()))?;
     let sha256 = decode_hash(&record.sha256).ok_or(BadRecord::Hash)?;
     let permissions = record
         .permissions
@@ -151,7 +195,7 @@ pub fn activate(record: &KeyRecord) -> Result<ActiveRecord, BadRecord> {
     };
     Ok(ActiveRecord {
         id: record.id.clone(),
-        partner: record.partner.clone(),
+        owner,
         sha256,
         permissions,
         usage_key: record.usage_key.clone(),
@@ -265,5 +309,39 @@ mod tests {
         assert_eq!(registry.len(), 1);
         assert!(registry.get("ok").is_some());
         assert!(registry.get("dup").is_none(), "an ambiguous id is refused");
+    }
+
+    #[test]
+    fn a_partner_that_cannot_name_a_namespace_is_left_out() {
+        let mut bad = record("b");
+        bad.partner = "Acme Corp".into();
+        assert_eq!(activate(&bad), Err(BadRecord::Partner("Acme Corp".into())));
+        assert_eq!(
+            activate(&record("ok")).unwrap().owner.as_str(),
+            "partner:acme"
+        );
+    }
+
+    #[test]
+    fn a_mistyped_record_is_left_out_and_the_others_still_work() {
+        let good = serde_json::to_value(record("good")).unwrap();
+        let text = serde_json::json!({"keys": [
+            {"id": "p", "partner": "acme", "sha256": hash_hex("k"), "permissions": "items:read"},
+            {"id": "q", "sha256": hash_hex("k"), "permissions": []},
+            {"id": "r", "partner": "acme", "sha256": hash_hex("k"), "permissions": [], "disabled": "no"},
+            42,
+            good,
+        ]})
+        .to_string();
+        let registry = Registry::parse(&text).unwrap();
+        assert_eq!(registry.len(), 1);
+        assert!(registry.get("good").is_some());
+    }
+
+    #[test]
+    fn a_document_without_a_keys_array_is_unreadable() {
+        for text in ["", "[]", "{}", r#"{"keys": {}}"#, "not json"] {
+            assert!(Registry::parse(text).is_err(), "{text:?}");
+        }
     }
 }

@@ -116,8 +116,8 @@ mod tests {
         let (v, _) = verifier(vec![record(&key)]);
         let r = run(v.verify(key.expose(), NOW)).unwrap();
         assert_eq!(
-            (r.partner.as_str(), r.permissions.to_string()),
-            ("acme", "items:read".into())
+            (r.owner.as_str(), r.permissions.to_string()),
+            ("partner:acme", "items:read".into())
         );
     }
 

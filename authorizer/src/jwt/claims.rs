@@ -3,7 +3,7 @@
 //! (access) or `aud` (id) → `sub`. Each check also insists on the claim's JSON
 //! type: a number where a number belongs, a string where a string belongs.
 
-use policies::TokenUse;
+use policies::{Owner, TokenUse};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -13,8 +13,8 @@ use crate::reject::Rejection;
 /// What a verified Cognito token says about its bearer.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedToken {
-    /// `sub`: the user's stable id.
-    pub sub: String,
+    /// `user:<sub>`: the data namespace of the user's stable id.
+    pub owner: Owner,
     /// `token_use`.
     pub token_use: TokenUse,
     /// The app client: `client_id` (access) or the matching `aud` (id).
@@ -123,8 +123,13 @@ impl ClaimRules {
             TokenUse::Id => self.audience(raw.aud)?,
         };
 
-        let sub = match string(raw.sub, "sub")? {
-            Some(sub) if !sub.is_empty() => sub,
+        let owner = match string(raw.sub, "sub")? {
+            Some(sub) if !sub.is_empty() => {
+                Owner::user(&sub).map_err(|_| Rejection::ClaimType {
+                    claim: "sub",
+                    expected: "1-255 bytes without control characters",
+                })?
+            }
             _ => return Err(Rejection::MissingClaim("sub")),
         };
 
@@ -144,7 +149,7 @@ impl ClaimRules {
         };
 
         Ok(VerifiedToken {
-            sub,
+            owner,
             token_use,
             client_id,
             username,
@@ -270,7 +275,7 @@ mod tests {
     #[test]
     fn a_valid_access_token_yields_its_principal() {
         let t = check(access()).unwrap();
-        assert_eq!(t.sub, "user-1");
+        assert_eq!(t.owner.as_str(), "user:user-1");
         assert_eq!(t.token_use, TokenUse::Access);
         assert_eq!(t.client_id, "client1");
         assert_eq!(t.username.as_deref(), Some("alice"));
@@ -458,6 +463,26 @@ mod tests {
             check(with(access(), "sub", json!(""))),
             Err(Rejection::MissingClaim("sub"))
         );
+    }
+
+    #[test]
+    fn a_sub_that_names_a_partner_namespace_stays_a_user() {
+        let t = check(with(access(), "sub", json!("partner:acme"))).unwrap();
+        assert_eq!(t.owner.as_str(), "user:partner:acme");
+        assert_eq!(t.owner.partner_id(), None);
+    }
+
+    #[test]
+    fn a_sub_that_cannot_name_an_owner_is_refused() {
+        for sub in [json!("a\u{0}b"), json!("x".repeat(256))] {
+            assert_eq!(
+                check(with(access(), "sub", sub)),
+                Err(Rejection::ClaimType {
+                    claim: "sub",
+                    expected: "1-255 bytes without control characters",
+                })
+            );
+        }
     }
 
     #[test]

@@ -80,11 +80,16 @@ impl JwksCache {
     }
 
     /// Fetches now, whatever the cool-down (cold start). Returns the number
-    /// of usable keys installed.
+    /// of usable keys installed. Only a successful fetch starts the
+    /// cool-down: after a failed one the first token fetches again at once,
+    /// instead of this instance refusing every token for the cool-down.
     pub async fn refresh(&self) -> Result<usize, FetchError> {
         let mut last_fetch = self.last_fetch.lock().await;
-        *last_fetch = Some(Instant::now());
-        self.fetch_and_install().await
+        let result = self.fetch_and_install().await;
+        if result.is_ok() {
+            *last_fetch = Some(Instant::now());
+        }
+        result
     }
 
     /// The `kid`s currently known, sorted.
