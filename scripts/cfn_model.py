@@ -35,8 +35,10 @@ class TemplateError(Exception):
 
 
 def parameter_values(template, given):
-    """Every parameter's value: `given`, else its default. A parameter with
-    neither is an error, as in CloudFormation."""
+    """Every parameter's value: `given`, else its default (a Number as a
+    number, anything else as a string). A parameter with neither, or a value
+    outside AllowedValues or AllowedPattern, is an error, as in
+    CloudFormation."""
     values = {}
     for name, spec in template.get("Parameters", {}).items():
         if name in given:
@@ -51,7 +53,11 @@ def parameter_values(template, given):
         pattern = spec.get("AllowedPattern")
         if pattern is not None and not re.fullmatch(pattern, str(value)):
             raise TemplateError(f"parameter {name}={value!r} does not match {pattern}")
-        values[name] = str(value)
+        if spec.get("Type") == "Number":
+            number = float(value)
+            values[name] = int(number) if number.is_integer() else number
+        else:
+            values[name] = str(value)
     unknown = set(given) - set(values)
     if unknown:
         raise TemplateError(f"no such parameters: {sorted(unknown)}")
@@ -193,11 +199,13 @@ def closure(graph, logical_id):
     return seen
 
 
-def creation_order(graph):
-    """Resources in template order, each moved just after what it waits for
-    (depth first): a resource is created as early as its dependencies allow,
-    so a missing dependency on something later in the template shows. A
-    cycle is an error, as in CloudFormation."""
+def creation_order(graph, reverse=False):
+    """Resources in template order (or its reverse), each moved just after
+    what it waits for (depth first): a resource is created as early as its
+    dependencies allow, so a missing dependency on something later in that
+    order shows. CloudFormation may pick any order the dependencies allow;
+    the two directions are two extremes of it. A cycle is an error, as in
+    CloudFormation."""
     order, state = [], {}
 
     def visit(x, path):
@@ -211,7 +219,7 @@ def creation_order(graph):
         state[x] = "done"
         order.append(x)
 
-    for x in graph:
+    for x in reversed(list(graph)) if reverse else graph:
         visit(x, [])
     return order
 
