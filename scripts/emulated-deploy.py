@@ -22,10 +22,11 @@ it is replayed after the body is imported with PutRestApi), and resolves a
 reference to a skipped resource to nothing.
 
 What the real services enforce and moto does not is checked at replay, and
-listed in PRECONDITIONS. Each scenario that must fail (a region without a
-logging role and SetApiGatewayLogsRole=false; the template without the
-stage's ordering; a wrong reference) is run too, and must fail for the
-expected reason, so the emulation keeps its teeth.
+listed in PRECONDITIONS. Each variant that must fail (a region without a
+logging role and SetApiGatewayLogsRole=false; the translation without the
+stage's ordering, or without the machine client's DependsOn; a misspelt
+Fn::GetAtt; a dangling Ref) is run too, and must fail for the expected
+reason, so the emulation keeps its teeth.
 
 Run under scripts/with-moto.sh with .venv's python (boto3 comes with moto):
   scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
@@ -583,41 +584,73 @@ def must_fail(name, template, given, reason, before=None, reverse=False):
     raise Failed(f"{name}: deployed, but a real deploy would fail ({reason})")
 
 
+def mutated(t, mutate, what):
+    """A copy of `t` changed by `mutate(copy)`, which returns how many places
+    it changed: none means the variant no longer tests anything."""
+    t = copy.deepcopy(t)
+    if not mutate(t):
+        raise Failed(f"the variant '{what}' changes nothing in this template; "
+                     "update scripts/emulated-deploy.py")
+    return t
+
+
 def without_stage_ordering(t):
     """The translation without the stage's wait for the account setting: the
     Metadata references to the Account resource removed."""
-    t = copy.deepcopy(t)
-    accounts = {k for k, r in t["Resources"].items() if r["Type"] == "AWS::ApiGateway::Account"}
-    for res in t["Resources"].values():
-        meta = res.get("Metadata", {})
-        for key in [k for k, v in meta.items()
-                    if any(x in accounts for x, _ in cfn_model.references(v, {"CreateApiGatewayLogsRole": True}))]:
-            del meta[key]
-    return t
+    def mutate(t):
+        accounts = {k for k, r in t["Resources"].items() if r["Type"] == "AWS::ApiGateway::Account"}
+        holds = {name: True for name in t.get("Conditions", {})}
+        removed = 0
+        for res in t["Resources"].values():
+            meta = res.get("Metadata", {})
+            for key in [k for k, v in meta.items()
+                        if any(x in accounts for x, _ in cfn_model.references(v, holds))]:
+                del meta[key]
+                removed += 1
+        return removed
+    return mutated(t, mutate, "stage ordering removed")
 
 
 def without_scope_ordering(t):
     """The translation without the clients' DependsOn on the resource server."""
-    t = copy.deepcopy(t)
-    for res in t["Resources"].values():
-        if res["Type"] == "AWS::Cognito::UserPoolClient":
-            res.pop("DependsOn", None)
-    return t
+    def mutate(t):
+        return sum(res.pop("DependsOn", None) is not None for res in t["Resources"].values()
+                   if res["Type"] == "AWS::Cognito::UserPoolClient")
+    return mutated(t, mutate, "client DependsOn removed")
 
 
 def with_wrong_getatt(t):
-    """A misspelt attribute on a resource moto's CloudFormation creates."""
-    t = json.loads(json.dumps(t).replace('["ApiRole", "Arn"]', '["ApiRole", "Arnn"]', 1))
-    return t
+    """A misspelt attribute (Arnn) in a Fn::GetAtt of a role, which moto's
+    CloudFormation creates."""
+    def mutate(t):
+        roles = {k for k, r in t["Resources"].items() if r["Type"] == "AWS::IAM::Role"}
+        for res in t["Resources"].values():
+            stack = [res.get("Properties", {})]
+            while stack:
+                n = stack.pop()
+                if isinstance(n, dict):
+                    att = n.get("Fn::GetAtt")
+                    if isinstance(att, list) and att[0] in roles and att[1] == "Arn":
+                        att[1] = "Arnn"
+                        return 1
+                    stack.extend(n.values())
+                elif isinstance(n, list):
+                    stack.extend(n)
+        return 0
+    return mutated(t, mutate, "misspelt GetAtt")
 
 
 def with_dangling_ref(t):
-    t = copy.deepcopy(t)
-    for res in t["Resources"].values():
-        env = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
-        if "COGNITO_USER_POOL_ID" in env:
-            env["COGNITO_USER_POOL_ID"] = {"Ref": "UserPoool"}
-    return t
+    """The authorizer's pool id a Ref to a resource that is not there."""
+    def mutate(t):
+        changed = 0
+        for res in t["Resources"].values():
+            env = res.get("Properties", {}).get("Environment", {}).get("Variables", {})
+            if "COGNITO_USER_POOL_ID" in env:
+                env["COGNITO_USER_POOL_ID"] = {"Ref": "UserPoool"}
+                changed += 1
+        return changed
+    return mutated(t, mutate, "dangling Ref")
 
 
 PARAMS_FRESH = {"AllowedOrigin": "https://app.example.com", "SetApiGatewayLogsRole": "true",
