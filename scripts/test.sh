@@ -14,8 +14,10 @@ echo "== rustfmt"
 cargo fmt --all -- --check
 echo "== clippy"
 cargo clippy --workspace --all-targets --locked -- -D warnings
-echo "== template.yaml: sam validate --lint, cfn-lint, checkov (tools in .venv-sam, .venv-checkov)"
+echo "== template.yaml: sam validate --lint, cfn-lint, checkov, on the source and SAM's translation (tools in .venv-sam, .venv-checkov)"
 scripts/check-template.sh
+echo "== emulated deploy: SAM's translation created as a stack on moto server, the rest replayed through the service APIs"
+scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
 echo "== sam build: both functions' arm64 bootstrap binaries (cargo-lambda and zig in .venv-lambda)"

@@ -720,3 +720,71 @@ fn users_get_the_shared_usage_key_when_one_is_configured() {
             .is_none()
     );
 }
+
+/// The claims of a Cognito access token from the client_credentials grant
+/// (the template's machine client): `sub` is the client id, no `username`,
+/// no groups, only the requested resource-server scopes.
+fn machine_claims(client_id: &str, scope: &str) -> Value {
+    json!({
+        "sub": client_id, "token_use": "access", "scope": scope, "auth_time": NOW,
+        "iss": ISSUER, "exp": NOW + 3600, "iat": NOW, "version": 2,
+        "jti": "11111111-2222-3333-4444-555555555555", "client_id": client_id,
+    })
+}
+
+#[test]
+fn a_client_credentials_token_gets_exactly_its_scopes_permissions() {
+    const MACHINE: &str = "7machineclient0000000000ab";
+    // As the template sets it when the machine client exists.
+    let cfg = Config::from_pairs(&[
+        ("COGNITO_USER_POOL_ID", POOL),
+        ("COGNITO_CLIENT_IDS", &format!("{CLIENT},{MACHINE}")),
+    ])
+    .unwrap();
+    let a = authorizer_with(&cfg, StaticJwks::new(&jwks(&[rsa_key()])));
+    let response = decide(
+        &a,
+        &token(&machine_claims(MACHINE, "items/read items/write")),
+    )
+    .unwrap();
+    let json = serde_json::to_value(&response).unwrap();
+    let context = &json["context"];
+    assert_eq!(context["permissions"], "items:read items:write");
+    assert_eq!(context["scopes"], "items/read items/write");
+    assert_eq!(context["sub"], MACHINE);
+    assert_eq!(context["clientId"], MACHINE);
+    assert_eq!(context["authType"], "jwt");
+    assert!(context.get("username").is_none(), "{context}");
+    assert!(context.get("groups").is_none(), "{context}");
+    assert_eq!(json["principalId"], context["owner"]);
+    assert!(context["owner"].as_str().unwrap().ends_with(MACHINE));
+    let doc = &response.policy_document;
+    for allowed in [
+        "GET/items",
+        "GET/items/7",
+        "POST/items",
+        "PUT/items/7",
+        "PATCH/items/7",
+    ] {
+        assert!(
+            evaluate(doc, INVOKE_ACTION, &format!("{BASE}{allowed}")).is_allowed(),
+            "{allowed}"
+        );
+    }
+    assert!(!evaluate(doc, INVOKE_ACTION, &format!("{BASE}DELETE/items/7")).is_allowed());
+    assert!(!json.to_string().contains("null"));
+
+    // Only items/delete: only DELETE.
+    let response = decide(&a, &token(&machine_claims(MACHINE, "items/delete"))).unwrap();
+    assert_eq!(response.context.permissions, "items:delete");
+    // A machine client the authorizer was not told about is refused.
+    assert_eq!(
+        rejection(
+            &authorizer(),
+            &token(&machine_claims(MACHINE, "items/read"))
+        ),
+        Rejection::WrongClient {
+            client: MACHINE.to_owned()
+        }
+    );
+}

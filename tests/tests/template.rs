@@ -1,9 +1,13 @@
 //! The invariants of `template.yaml` that `sam validate`, cfn-lint and
-//! checkov cannot know, because they need the code: every route of
-//! `policies::ROUTES` is served behind the authorizer, each function's
-//! environment is exactly what its code reads, no IAM statement grants a
-//! wildcard action, and every binary the template builds exists in the
-//! workspace.
+//! checkov cannot know, because they need the code or a deployment's
+//! history: every route of `policies::ROUTES` is served behind the
+//! authorizer, each function's environment is exactly what its code reads,
+//! no IAM statement grants a wildcard action or names one that does not
+//! exist, retained resources do not outlive a failed first deploy, the
+//! machine client gets exactly the scopes the grant table knows, and every
+//! binary the template builds exists in the workspace. What SAM generates
+//! (the stage, its ordering, the deployment) is checked on the translation
+//! by `scripts/check-transformed.py`.
 //!
 //! The template is read with `include_str!`, so editing it re-runs these
 //! tests. CloudFormation's short-form tags (`!Ref`, `!GetAtt`, `!Sub`) parse
@@ -15,6 +19,7 @@
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
+use policies::PermissionSet;
 use serde_yaml_ng::{Mapping, Value};
 
 const TEMPLATE: &str = include_str!("../../template.yaml");
@@ -549,7 +554,10 @@ fn the_table_has_the_keys_and_ttl_the_api_uses_and_outlives_the_stack() {
     let [(_, table)] = tables.as_slice() else {
         panic!("expected one table, found {}", tables.len());
     };
-    assert_eq!(str_at(table, &["DeletionPolicy"]), Some("Retain"));
+    assert_eq!(
+        str_at(table, &["DeletionPolicy"]),
+        Some("RetainExceptOnCreate")
+    );
     assert_eq!(str_at(table, &["UpdateReplacePolicy"]), Some("Retain"));
     let props = get(table, "Properties").expect("table properties");
     let keys: Vec<_> = get(props, "KeySchema")
@@ -574,4 +582,424 @@ fn the_table_has_the_keys_and_ttl_the_api_uses_and_outlives_the_stack() {
         Some(true)
     );
     assert_eq!(str_at(props, &["BillingMode"]), Some("PAY_PER_REQUEST"));
+}
+/// Every IAM action of the services whose actions the template grants, lower
+/// case, from cfn-lint 1.58.0's `cfnlint/data/AdditionalSpecs/Policies.json`
+/// (itself generated from AWS's policy generator data; the Service
+/// Authorization Reference, https://docs.aws.amazon.com/service-authorization/latest/reference/,
+/// lists the same). A new service's list comes from the same file.
+const KNOWN_ACTIONS: &[(&str, &str)] = &[
+    (
+        "dynamodb",
+        "\
+         associatetablereplica batchgetitem batchwriteitem conditioncheckitem createbackup \
+         createglobaltable createglobaltablewitness createtable createtablereplica \
+         deletebackup deleteglobaltablewitness deleteitem deleteresourcepolicy deletetable \
+         deletetablereplica describebackup describecontinuousbackups \
+         describecontributorinsights describeendpoints describeexport describeglobaltable \
+         describeglobaltablesettings describeimport describekinesisstreamingdestination \
+         describelimits describereservedcapacity describereservedcapacityofferings \
+         describestream describetable describetablereplicaautoscaling describetimetolive \
+         disablekinesisstreamingdestination enablekinesisstreamingdestination \
+         exporttabletopointintime getabacstatus getitem getrecords getresourcepolicy \
+         getsharditerator importtable injecterror listbackups listcontributorinsights \
+         listexports listglobaltables listimports liststreams listtables listtagsofresource \
+         partiqldelete partiqlinsert partiqlselect partiqlupdate \
+         purchasereservedcapacityofferings putitem putresourcepolicy query \
+         readdataforreplication replicatesettings restoretablefromawsbackup \
+         restoretablefrombackup restoretabletopointintime scan searchvectors \
+         startawsbackupjob tagresource untagresource updateabacstatus updatecontinuousbackups \
+         updatecontributorinsights updateglobaltable updateglobaltablesettings \
+         updateglobaltableversion updateitem updatekinesisstreamingdestination updatetable \
+         updatetablereplicaautoscaling updatetimetolive writedataforreplication",
+    ),
+    (
+        "logs",
+        "\
+         associatekmskey associatesourcetos3tableintegration callwithbearertoken \
+         cancelexporttask cancelimporttask createdelivery createexporttask createimporttask \
+         createloganomalydetector createlogdelivery createloggroup createlogstream \
+         createlookuptable createscheduledquery deleteaccountpolicy \
+         deletedataprotectionpolicy deletedelivery deletedeliverydestination \
+         deletedeliverydestinationpolicy deletedeliverysource deletedestination \
+         deleteindexpolicy deleteintegration deleteloganomalydetector deletelogdelivery \
+         deleteloggroup deletelogstream deletelookuptable deletemetricfilter \
+         deletepipelinerule deletequerydefinition deleteresourcepolicy deleteretentionpolicy \
+         deletescheduledquery deletesubscriptionfilter deletesyslogconfiguration \
+         deletetransformer describeaccountpolicies describeconfigurationtemplates \
+         describedeliveries describedeliverydestinations describedeliverysources \
+         describedestinations describeexporttasks describefieldindexes \
+         describeimporttaskbatches describeimporttasks describeindexpolicies \
+         describeloggroups describelogstreams describelookuptables describemetricfilters \
+         describequeries describequerydefinitions describeresourcepolicies \
+         describesubscriptionfilters disassociatekmskey \
+         disassociatesourcefroms3tableintegration filterlogevents getdataprotectionpolicy \
+         getdelivery getdeliverydestination getdeliverydestinationpolicy getdeliverysource \
+         getintegration getloganomalydetector getlogdelivery getlogevents getlogfields \
+         getloggroupfields getlogrecord getlookuptable getqueryresults getscheduledquery \
+         getscheduledqueryhistory getstoragetierpolicy gettransformer integratewithdataset \
+         integratewiths3table link listaggregateloggroupsummaries listanomalies \
+         listentitiesforloggroup listintegrations listloganomalydetectors listlogdeliveries \
+         listloggroups listloggroupsforentity listloggroupsforquery listscheduledqueries \
+         listsourcesfors3tableintegration listsyslogconfigurations listtagsforresource \
+         listtagsloggroup processwithpipeline putaccountpolicy putbearertokenauthentication \
+         putdataprotectionpolicy putdeliverydestination putdeliverydestinationpolicy \
+         putdeliverysource putdestination putdestinationpolicy putindexpolicy putintegration \
+         putlogevents putloggroupdeletionprotection putmetricfilter putpipelinerule \
+         putquerydefinition putresourcepolicy putretentionpolicy putstoragetierpolicy \
+         putsubscriptionfilter putsyslogconfiguration puttransformer startlivetail startquery \
+         stoplivetail stopquery tagloggroup tagresource testmetricfilter testtransformer \
+         unmask untagloggroup untagresource updateanomaly updatedeliveryconfiguration \
+         updateloganomalydetector updatelogdelivery updatelookuptable updatescheduledquery",
+    ),
+    (
+        "secretsmanager",
+        "\
+         batchgetsecretvalue cancelrotatesecret createsecret deleteresourcepolicy \
+         deletesecret describesecret getrandompassword getresourcepolicy getsecretvalue \
+         listsecrets listsecretversionids putresourcepolicy putsecretvalue \
+         removeregionsfromreplication replicatesecrettoregions restoresecret rotatesecret \
+         stopreplicationtoreplica tagresource untagresource updatesecret \
+         updatesecretversionstage validateresourcepolicy",
+    ),
+    (
+        "sts",
+        "\
+         assumerole assumerolewithsaml assumerolewithwebidentity assumeroot \
+         decodeauthorizationmessage getaccesskeyinfo getcalleridentity \
+         getdelegatedaccesstoken getfederationtoken getservicebearertoken getsessiontoken \
+         getwebidentitytoken setcontext setsourceidentity taggetwebidentitytoken tagsession",
+    ),
+    (
+        "xray",
+        "\
+         batchgettraces batchgettracesummarybyid canceltraceretrieval creategroup \
+         createsamplingrule deletegroup deleteresourcepolicy deletesamplingrule \
+         getdistincttracegraphs getencryptionconfig getgroup getgroups getindexingrules \
+         getinsight getinsightevents getinsightimpactgraph getinsightsummaries \
+         getretrievedtracesgraph getsamplingrules getsamplingstatisticsummaries \
+         getsamplingtargets getservicegraph gettimeseriesservicestatistics gettracegraph \
+         gettracesegmentdestination gettracesummaries link listresourcepolicies \
+         listretrievedtraces listtagsforresource putencryptionconfig putresourcepolicy \
+         putspans putspansforindexing puttelemetryrecords puttracesegments \
+         starttraceretrieval tagresource untagresource updategroup updateindexingrule \
+         updatesamplingrule updatetracesegmentdestination",
+    ),
+];
+
+/// `service:action` for every IAM action of `service` in [`KNOWN_ACTIONS`],
+/// lower case (IAM compares action names case-insensitively); `None` for a
+/// service the list does not cover.
+fn known_actions(service: &str) -> Option<BTreeSet<String>> {
+    KNOWN_ACTIONS
+        .iter()
+        .find(|(s, _)| *s == service)
+        .map(|(_, actions)| {
+            actions
+                .split_ascii_whitespace()
+                .map(|a| format!("{service}:{a}"))
+                .collect()
+        })
+}
+
+#[test]
+fn no_iam_statement_names_an_action_that_does_not_exist() {
+    // An action IAM does not know grants nothing, silently: the permission
+    // the code needs is then missing at run time (dynamodb:TransactWriteItems
+    // was one; transactions are authorized by their items' own actions).
+    let t = template();
+    let mut all = Vec::new();
+    statements(&t, "", &mut all);
+    let mut checked = 0;
+    for (at, st) in &all {
+        for a in strings(get(st, "Action")) {
+            let a = a.as_str().expect("Action is a string");
+            let (service, _) = a
+                .split_once(':')
+                .unwrap_or_else(|| panic!("{at}: {a} is not service:action"));
+            let known = known_actions(service).unwrap_or_else(|| {
+                panic!("{at}: {a}: add {service}'s actions to KNOWN_ACTIONS (see its source)")
+            });
+            assert!(
+                known.contains(&a.to_ascii_lowercase()),
+                "{at}: {a} is not an IAM action of {service}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 10, "checked the actions ({checked})");
+}
+
+/// `(logical id, resource)` of every resource with a `DeletionPolicy` that
+/// keeps it.
+fn retained(t: &Value) -> Vec<(&str, &Value)> {
+    resources(t)
+        .iter()
+        .filter(|(_, r)| {
+            matches!(
+                str_at(r, &["DeletionPolicy"]),
+                Some("Retain" | "RetainExceptOnCreate" | "Snapshot")
+            )
+        })
+        .map(|(id, r)| (id.as_str().expect("logical id"), r))
+        .collect()
+}
+
+#[test]
+fn retained_resources_are_kept_except_when_their_first_deploy_rolls_back() {
+    // Retain also keeps what a failed *first* deploy created: a user pool, a
+    // table and secrets nobody uses, and a stack in ROLLBACK_COMPLETE that
+    // `sam deploy` cannot update. RetainExceptOnCreate deletes them in that
+    // one case and keeps them in every other.
+    let t = template();
+    // The one exception: a role that the region's API Gateway logging
+    // setting names. Deleting the Account resource leaves the setting in
+    // place, so after any failure past it the setting may name the role.
+    let logging_roles: BTreeSet<&str> = of_type(&t, "AWS::ApiGateway::Account")
+        .iter()
+        .filter_map(|(_, a)| {
+            get(a, "Properties")
+                .and_then(|p| raw(p, "CloudWatchRoleArn"))
+                .and_then(getatt_arn_target)
+        })
+        .collect();
+    let kept = retained(&t);
+    assert!(kept.len() >= 4, "found the retained resources ({kept:?})");
+    for (id, r) in kept {
+        let policy = str_at(r, &["DeletionPolicy"]);
+        if logging_roles.contains(id) {
+            assert_eq!(
+                policy,
+                Some("Retain"),
+                "{id}: the logging setting may name it"
+            );
+        } else {
+            assert_eq!(policy, Some("RetainExceptOnCreate"), "{id}");
+        }
+        assert_eq!(
+            str_at(r, &["UpdateReplacePolicy"]),
+            Some("Retain"),
+            "{id}: a replacement must keep the old one too"
+        );
+        // CloudFormation cannot delete a resource whose own deletion
+        // protection is on: the rollback of a failed first deploy would stop
+        // in ROLLBACK_FAILED instead of deleting it.
+        let props = get(r, "Properties");
+        assert_ne!(
+            props.and_then(|p| str_at(p, &["DeletionProtection"])),
+            Some("ACTIVE"),
+            "{id}: deletion protection would block the rollback"
+        );
+        assert_ne!(
+            props
+                .and_then(|p| get(p, "DeletionProtectionEnabled"))
+                .and_then(Value::as_bool),
+            Some(true),
+            "{id}: deletion protection would block the rollback"
+        );
+    }
+    // What holds data is among them: users, items, partner keys.
+    let (registry, _) = function_built_from(&t, "authorizer");
+    let registry_secret = get(&resources(&t)[registry], "Properties")
+        .and_then(|p| get(p, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| raw(v, "API_KEYS_SECRET_ID"))
+        .and_then(ref_target)
+        .expect("API_KEYS_SECRET_ID is a !Ref");
+    let kept: BTreeSet<&str> = retained(&t).into_iter().map(|(id, _)| id).collect();
+    for (id, _) in of_type(&t, "AWS::Cognito::UserPool")
+        .into_iter()
+        .chain(of_type(&t, "AWS::DynamoDB::Table"))
+    {
+        assert!(kept.contains(id), "{id} holds data and is not retained");
+    }
+    assert!(kept.contains(registry_secret), "{registry_secret}");
+}
+
+#[test]
+fn the_region_logging_role_setting_is_only_changed_when_the_deployer_says_so() {
+    // One AWS::ApiGateway::Account per region and account: another stack may
+    // own it. No default, so the guided deploy asks and a bare `sam deploy`
+    // refuses, and the question says how to tell.
+    let t = template();
+    let accounts = of_type(&t, "AWS::ApiGateway::Account");
+    let [(id, account)] = accounts.as_slice() else {
+        panic!(
+            "expected one AWS::ApiGateway::Account, found {}",
+            accounts.len()
+        );
+    };
+    let condition =
+        str_at(account, &["Condition"]).unwrap_or_else(|| panic!("{id} is conditional"));
+    let cond = get(&t, "Conditions")
+        .and_then(|c| raw(c, condition))
+        .expect("the condition is defined");
+    let Value::Tagged(eq) = cond else {
+        panic!("{condition} is an !Equals")
+    };
+    assert_eq!(eq.tag, "Equals");
+    let args = eq.value.as_sequence().expect("!Equals [a, b]");
+    let param = args.iter().find_map(ref_target).expect("!Ref PARAM");
+    assert!(
+        args.iter().any(|a| a.as_str() == Some("true")),
+        "{condition} holds for \"true\""
+    );
+    let spec = get(&t, "Parameters")
+        .and_then(|p| get(p, param))
+        .expect("the parameter");
+    assert!(get(spec, "Default").is_none(), "{param} has no default");
+    let description = str_at(spec, &["Description"]).expect("a description");
+    assert!(
+        description.contains("aws apigateway get-account"),
+        "{description}"
+    );
+}
+
+#[test]
+fn parameters_that_cost_money_say_so() {
+    // The guided deploy shows names and defaults only; the description is
+    // what the console, `aws cloudformation get-template-summary` and
+    // docs/DEPLOY.md show, and it must name the cost.
+    let t = template();
+    let params = get(&t, "Parameters").expect("Parameters");
+    for name in ["ThreatProtection", "AuthDomainPrefix"] {
+        let description = str_at(params, &[name, "Description"]).expect("a description");
+        assert!(
+            description.contains("COSTS MONEY")
+                && description.contains("https://aws.amazon.com/cognito/pricing/"),
+            "{name}: {description}"
+        );
+    }
+}
+
+/// The logical ids of the app clients that `COGNITO_CLIENT_IDS` names when
+/// `condition` is `holds`: `!Ref C`, `!Join [",", [...]]` and `!If`.
+fn client_ids_named(v: &Value, condition: &str, holds: bool) -> Vec<String> {
+    match v {
+        Value::Tagged(t) if t.tag == "Ref" => vec![t.value.as_str().expect("!Ref X").to_owned()],
+        Value::Tagged(t) if t.tag == "If" => {
+            let args = t.value.as_sequence().expect("!If [c, a, b]");
+            assert_eq!(
+                args[0].as_str(),
+                Some(condition),
+                "the machine client's condition"
+            );
+            client_ids_named(&args[if holds { 1 } else { 2 }], condition, holds)
+        }
+        Value::Tagged(t) if t.tag == "Join" => {
+            let args = t.value.as_sequence().expect("!Join [sep, [...]]");
+            assert_eq!(args[0].as_str(), Some(","), "comma-separated");
+            args[1]
+                .as_sequence()
+                .expect("a list")
+                .iter()
+                .flat_map(|x| client_ids_named(x, condition, holds))
+                .collect()
+        }
+        other => panic!("COGNITO_CLIENT_IDS: unexpected {other:?}"),
+    }
+}
+
+#[test]
+fn the_machine_client_gets_exactly_the_items_scopes_and_the_authorizer_accepts_it() {
+    let t = template();
+    let servers = of_type(&t, "AWS::Cognito::UserPoolResourceServer");
+    let [(server_id, server)] = servers.as_slice() else {
+        panic!("expected one resource server, found {}", servers.len());
+    };
+    let identifier = str_at(server, &["Properties", "Identifier"]).expect("Identifier");
+    let scopes: BTreeSet<String> = get(server, "Properties")
+        .and_then(|p| get(p, "Scopes"))
+        .and_then(Value::as_sequence)
+        .expect("Scopes")
+        .iter()
+        .map(|s| {
+            format!(
+                "{identifier}/{}",
+                str_at(s, &["ScopeName"]).expect("ScopeName")
+            )
+        })
+        .collect();
+    // The resource server's scopes are the grant table's, all of it.
+    let granted: PermissionSet = scopes
+        .iter()
+        .map(|s| policies::scope_permission(s).unwrap_or_else(|| panic!("{s} grants nothing")))
+        .collect();
+    assert_eq!(granted, PermissionSet::ALL);
+
+    let machines: Vec<_> = of_type(&t, "AWS::Cognito::UserPoolClient")
+        .into_iter()
+        .filter(|(_, c)| {
+            strings(get(c, "Properties").and_then(|p| get(p, "AllowedOAuthFlows")))
+                .iter()
+                .any(|f| f.as_str() == Some("client_credentials"))
+        })
+        .collect();
+    let [(machine_id, machine)] = machines.as_slice() else {
+        panic!(
+            "expected one client_credentials client, found {}",
+            machines.len()
+        );
+    };
+    let props = get(machine, "Properties").expect("properties");
+    let allowed: BTreeSet<String> = strings(get(props, "AllowedOAuthScopes"))
+        .iter()
+        .map(|s| s.as_str().expect("a scope").to_owned())
+        .collect();
+    assert_eq!(allowed, scopes, "{machine_id}: exactly the items scopes");
+    assert_eq!(
+        get(props, "GenerateSecret").and_then(Value::as_bool),
+        Some(true)
+    );
+    assert_eq!(
+        get(props, "AllowedOAuthFlowsUserPoolClient").and_then(Value::as_bool),
+        Some(true)
+    );
+    // A user signing in through it would get aws.cognito.signin.user.admin.
+    let flows: Vec<_> = strings(get(props, "ExplicitAuthFlows"))
+        .iter()
+        .map(|f| f.as_str().expect("a flow"))
+        .collect();
+    assert_eq!(
+        flows,
+        ["ALLOW_REFRESH_TOKEN_AUTH"],
+        "{machine_id}: no user sign-in"
+    );
+    // Scope strings are not references: only DependsOn orders it after them.
+    let depends: Vec<_> = strings(raw(machine, "DependsOn"))
+        .iter()
+        .filter_map(|d| d.as_str())
+        .collect();
+    assert!(
+        depends.contains(server_id),
+        "{machine_id} DependsOn {server_id}"
+    );
+
+    // Optional, with its token endpoint, and then accepted by the authorizer.
+    let condition = str_at(machine, &["Condition"]).expect("the machine client is optional");
+    let domains = of_type(&t, "AWS::Cognito::UserPoolDomain");
+    assert!(
+        domains
+            .iter()
+            .any(|(_, d)| str_at(d, &["Condition"]) == Some(condition)),
+        "a user pool domain (the /oauth2/token endpoint) exists with {machine_id}"
+    );
+    let (authorizer, _) = function_built_from(&t, "authorizer");
+    let ids = get(&resources(&t)[authorizer], "Properties")
+        .and_then(|p| get(p, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| raw(v, "COGNITO_CLIENT_IDS"))
+        .expect("COGNITO_CLIENT_IDS");
+    let on = client_ids_named(ids, condition, true);
+    let off = client_ids_named(ids, condition, false);
+    assert!(on.iter().any(|c| c == machine_id), "{on:?}");
+    assert!(
+        !off.iter().any(|c| c == machine_id),
+        "{off:?} names a client that does not exist"
+    );
+    for client in of_type(&t, "AWS::Cognito::UserPoolClient") {
+        if client.0 != *machine_id {
+            assert!(on.iter().any(|c| c == client.0) && off.iter().any(|c| c == client.0));
+        }
+    }
 }
