@@ -42,7 +42,8 @@ step "checkov" .venv-checkov/bin/checkov -f template.yaml --framework cloudforma
 # SAM does not evaluate conditions, so every optional resource is in the
 # translation whatever the values; they only feed what SAM resolves itself.
 step "SAM translation" .venv-sam/bin/python scripts/sam_translate.py template.yaml "$translated" \
-  AllowedOrigin=https://app.example.com SetApiGatewayLogsRole=true AuthDomainPrefix=items-example
+  AllowedOrigin=https://app.example.com SetApiGatewayLogsRole=true AuthDomainPrefix=items-example \
+  PartnerKeyOperatorArns=arn:aws:iam::123456789012:role/partner-keys-operator
 # W2001 (parameter not used): SAM writes AuthorizerCacheTtl's value into the
 # OpenAPI body at translation time, so the translation no longer refers to
 # it; the source template, linted above, does, and keeps the rule.

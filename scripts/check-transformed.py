@@ -31,6 +31,7 @@ PARAMS = {
     "AllowedOrigin": "https://app.example.com",
     "SetApiGatewayLogsRole": "true",
     "AuthDomainPrefix": "items-example",
+    "PartnerKeyOperatorArns": "arn:aws:iam::123456789012:role/partner-keys-operator",
 }
 
 # API Gateway resources whose changes only reach callers through a new

@@ -653,9 +653,11 @@ def with_dangling_ref(t):
     return mutated(t, mutate, "dangling Ref")
 
 
+OPERATORS = "arn:aws:iam::123456789012:role/partner-keys-operator,arn:aws:iam::123456789012:role/Admin*"
 PARAMS_FRESH = {"AllowedOrigin": "https://app.example.com", "SetApiGatewayLogsRole": "true",
-                "AuthDomainPrefix": "items-emulated"}
-PARAMS_KEEP = {"AllowedOrigin": "*", "SetApiGatewayLogsRole": "false"}
+                "AuthDomainPrefix": "items-emulated", "PartnerKeyOperatorArns": OPERATORS}
+PARAMS_KEEP = {"AllowedOrigin": "*", "SetApiGatewayLogsRole": "false",
+               "PartnerKeyOperatorArns": OPERATORS}
 
 
 def main():

@@ -757,7 +757,7 @@ fn a_client_credentials_token_gets_exactly_its_scopes_permissions() {
     assert!(context.get("username").is_none(), "{context}");
     assert!(context.get("groups").is_none(), "{context}");
     assert_eq!(json["principalId"], context["owner"]);
-    assert!(context["owner"].as_str().unwrap().ends_with(MACHINE));
+    assert_eq!(context["owner"], format!("user:{MACHINE}"));
     let doc = &response.policy_document;
     for allowed in [
         "GET/items",
@@ -776,7 +776,7 @@ fn a_client_credentials_token_gets_exactly_its_scopes_permissions() {
 
     // Only items/delete: only DELETE.
     let response = decide(&a, &token(&machine_claims(MACHINE, "items/delete"))).unwrap();
-    assert_eq!(response.context.permissions, "items:delete");
+    assert_eq!(response.context.permissions.to_string(), "items:delete");
     // A machine client the authorizer was not told about is refused.
     assert_eq!(
         rejection(

@@ -317,7 +317,10 @@ fn no_iam_statement_grants_a_wildcard_action_or_resource_it_need_not() {
         let star_resource = strings(get(st, "Resource"))
             .iter()
             .any(|r| r.as_str().is_some_and(|r| r.contains('*')));
-        if star_resource {
+        // A Deny narrows what others grant (in a resource policy, `*` is the
+        // resource the policy is attached to); only grants must be narrow.
+        let grants = get(st, "Effect").and_then(Value::as_str) != Some("Deny");
+        if star_resource && grants {
             for a in &actions {
                 let a = a.as_str().unwrap_or_default();
                 assert!(
@@ -349,43 +352,188 @@ fn every_function_role_is_written_out_in_the_template() {
     }
 }
 
+/// The logical ids that `function`'s role grants actions of `service` on
+/// (`service:` prefix), one set per statement.
+fn granted(t: &Value, function: &Value, service: &str) -> Vec<BTreeSet<String>> {
+    let role = get(function, "Properties")
+        .and_then(|p| raw(p, "Role"))
+        .and_then(getatt_arn_target)
+        .expect("role");
+    let mut st = Vec::new();
+    statements(&resources(t)[role], role, &mut st);
+    st.iter()
+        .filter(|(_, s)| {
+            strings(get(s, "Action"))
+                .iter()
+                .any(|a| a.as_str().is_some_and(|a| a.starts_with(service)))
+        })
+        .map(|(_, s)| {
+            // Raw, not untagged: the tag says whether it is a Ref or a GetAtt.
+            let res: Vec<&Value> = match raw(s, "Resource") {
+                Some(Value::Sequence(seq)) => seq.iter().collect(),
+                Some(one) => vec![one],
+                None => vec![],
+            };
+            res.into_iter()
+                .map(|r| {
+                    ref_target(r)
+                        .or_else(|| getatt_arn_target(r))
+                        .unwrap_or_else(|| panic!("{service} on something not in the stack: {r:?}"))
+                        .to_owned()
+                })
+                .collect()
+        })
+        .collect()
+}
+
 #[test]
-fn the_authorizer_reads_only_the_registry_secret_and_the_api_only_its_table() {
+fn each_function_reads_only_its_own_secrets_and_the_api_only_its_table() {
     let t = template();
-    for (binary, service, resource) in [
-        ("authorizer", "secretsmanager:", "PartnerKeysSecret"),
-        ("api", "dynamodb:", "ItemsTable"),
+    let set = |ids: &[&str]| ids.iter().map(|s| (*s).to_owned()).collect::<BTreeSet<_>>();
+    for (binary, service, want) in [
+        (
+            "authorizer",
+            "secretsmanager:",
+            set(&["PartnerKeysSecret", "UserUsageKeySecret"]),
+        ),
+        ("authorizer", "dynamodb:", set(&[])),
+        ("api", "dynamodb:", set(&["ItemsTable"])),
+        ("api", "secretsmanager:", set(&["CursorKeySecret"])),
     ] {
         let (_, f) = function_built_from(&t, binary);
-        let role = get(f, "Properties")
-            .and_then(|p| raw(p, "Role"))
-            .and_then(getatt_arn_target)
-            .expect("role");
-        let mut st = Vec::new();
-        statements(&resources(&t)[role], role, &mut st);
-        let data: Vec<_> = st
-            .iter()
-            .filter(|(_, s)| {
-                strings(get(s, "Action"))
-                    .iter()
-                    .any(|a| a.as_str().is_some_and(|a| a.starts_with(service)))
-            })
-            .collect();
-        assert_eq!(data.len(), 1, "{binary}: one {service} statement");
-        // Raw, not untagged: the tag says whether it is a Ref or a GetAtt.
-        let res = match raw(&data[0].1, "Resource") {
-            Some(Value::Sequence(s)) => s.iter().collect(),
-            Some(one) => vec![one],
-            None => vec![],
-        };
-        let [r] = res.as_slice() else {
-            panic!("{binary}: one resource");
-        };
-        let target = ref_target(r).or_else(|| getatt_arn_target(r));
+        let grants = granted(&t, f, service);
+        assert!(
+            grants.len() <= 1,
+            "{binary}: at most one {service} statement"
+        );
         assert_eq!(
-            target,
-            Some(resource),
-            "{binary}: {service} only on {resource}"
+            grants.into_iter().next().unwrap_or_default(),
+            want,
+            "{binary}: {service}"
+        );
+    }
+}
+
+#[test]
+fn no_function_environment_holds_a_secret_value_only_secret_ids_it_may_read() {
+    let t = template();
+    for binary in ["authorizer", "api"] {
+        let (_, f) = function_built_from(&t, binary);
+        let vars = get(f, "Properties")
+            .and_then(|p| get(p, "Environment"))
+            .and_then(|e| get(e, "Variables"))
+            .and_then(Value::as_mapping)
+            .expect("Environment.Variables");
+        let readable = granted(&t, f, "secretsmanager:")
+            .into_iter()
+            .next()
+            .unwrap_or_default();
+        for (name, value) in vars {
+            let name = name.as_str().unwrap();
+            let text = serde_yaml_ng::to_string(value).unwrap();
+            // A dynamic reference is resolved into the configuration, where
+            // GetFunctionConfiguration hands it to anyone who may read it.
+            assert!(
+                !text.contains("{{resolve:"),
+                "{binary}: {name} resolves a secret into the environment"
+            );
+            assert!(
+                !name.ends_with("_KEY"),
+                "{binary}: {name} names a key value"
+            );
+            if name.ends_with("_SECRET_ID") {
+                let secret = ref_target(value).unwrap_or_else(|| panic!("{name}: !Ref a secret"));
+                assert_eq!(
+                    str_at(&resources(&t)[secret], &["Type"]),
+                    Some("AWS::SecretsManager::Secret"),
+                    "{name}"
+                );
+                assert!(readable.contains(secret), "{binary} may not read {secret}");
+            }
+        }
+    }
+    // Nor an output, nor a parameter's default.
+    let outputs = serde_yaml_ng::to_string(get(&t, "Outputs").unwrap()).unwrap();
+    assert!(!outputs.contains("{{resolve:"));
+    for (name, p) in get(&t, "Parameters").and_then(Value::as_mapping).unwrap() {
+        let default = get(p, "Default").map(|d| serde_yaml_ng::to_string(d).unwrap());
+        assert!(
+            !default.is_some_and(|d| d.contains("{{resolve:") || d.len() > 64),
+            "{name:?} has a default that could be a secret"
+        );
+    }
+}
+
+#[test]
+fn the_identity_source_is_validated_with_the_one_credential_pattern() {
+    let t = template();
+    let (_, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let identity = str_at(
+        api,
+        &[
+            "Properties",
+            "Auth",
+            "Authorizers",
+            "TokenAuthorizer",
+            "Identity",
+            "ValidationExpression",
+        ],
+    );
+    assert_eq!(identity, Some(policies::AUTHORIZATION_PATTERN));
+}
+
+#[test]
+fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operators_change_it() {
+    let t = template();
+    let policies = of_type(&t, "AWS::SecretsManager::ResourcePolicy");
+    let [(_, policy)] = policies.as_slice() else {
+        panic!("one resource policy");
+    };
+    let props = get(policy, "Properties").unwrap();
+    assert_eq!(
+        raw(props, "SecretId").and_then(ref_target),
+        Some("PartnerKeysSecret")
+    );
+    assert_eq!(
+        get(props, "BlockPublicPolicy").and_then(Value::as_bool),
+        Some(true)
+    );
+    let statements = get(props, "ResourcePolicy")
+        .and_then(|d| get(d, "Statement"))
+        .and_then(Value::as_sequence)
+        .unwrap();
+    let text = |v: &Value| serde_yaml_ng::to_string(v).unwrap();
+    let deny_except = |action: &str| {
+        statements
+            .iter()
+            .find(|s| {
+                get(s, "Effect").and_then(Value::as_str) == Some("Deny")
+                    && strings(get(s, "Action"))
+                        .iter()
+                        .any(|a| a.as_str() == Some(action))
+            })
+            .map(|s| {
+                text(
+                    get(s, "Condition")
+                        .and_then(|c| get(c, "ArnNotLike"))
+                        .unwrap(),
+                )
+            })
+            .unwrap_or_else(|| panic!("no Deny of {action}"))
+    };
+    let readers = deny_except("secretsmanager:GetSecretValue");
+    assert!(readers.contains("AuthorizerRole") && readers.contains("PartnerKeyOperatorArns"));
+    for change in [
+        "secretsmanager:PutSecretValue",
+        "secretsmanager:UpdateSecretVersionStage",
+        "secretsmanager:UpdateSecret",
+        "secretsmanager:DeleteSecret",
+    ] {
+        let writers = deny_except(change);
+        assert!(writers.contains("PartnerKeyOperatorArns"), "{change}");
+        assert!(
+            !writers.contains("AuthorizerRole"),
+            "{change}: the authorizer only reads"
         );
     }
 }
