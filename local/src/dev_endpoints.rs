@@ -128,7 +128,7 @@ fn mint(idp: &DevIdp, body: &[u8]) -> Response<Body> {
             return message(
                 StatusCode::BAD_REQUEST,
                 &format!(
-                    "expected {{\"sub\": \"...\", \"groups\": [...], \"scope\": \"...\"}}: {e}"
+                    "expected {{\"sub\": \"...\", \"groups\": [...], \"scope\": \"...\"}} or {{\"grant_type\": \"client_credentials\", \"scope\": \"items/read\"}}: {e}"
                 ),
             );
         }
@@ -138,7 +138,9 @@ fn mint(idp: &DevIdp, body: &[u8]) -> Response<Body> {
             Ok(text) => json_response(StatusCode::OK, text),
             Err(_) => json_response(StatusCode::INTERNAL_SERVER_ERROR, "{}".into()),
         },
-        Err(e @ IdpError::BadField(_)) => message(StatusCode::BAD_REQUEST, &e.to_string()),
+        Err(e @ (IdpError::BadField(_) | IdpError::BadMachineRequest)) => {
+            message(StatusCode::BAD_REQUEST, &e.to_string())
+        }
         Err(e) => message(StatusCode::INTERNAL_SERVER_ERROR, &e.to_string()),
     }
 }

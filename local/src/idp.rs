@@ -9,7 +9,7 @@
 
 use authorizer::jwt::token::SigAlg;
 use authorizer::testkit::{SigningKey, access_claims, jwks};
-use policies::FIRST_PARTY_SCOPE;
+use policies::{FIRST_PARTY_SCOPE, SCOPE_ITEMS_DELETE, SCOPE_ITEMS_READ, SCOPE_ITEMS_WRITE};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -17,6 +17,12 @@ use serde_json::Value;
 pub const DEV_POOL_ID: &str = "us-east-1_LocalDev";
 /// The development app client id.
 pub const DEV_CLIENT_ID: &str = "localdevclient";
+/// The development machine client id: tokens of the `client_credentials`
+/// grant, as the template's machine client gets them from Cognito.
+pub const DEV_MACHINE_CLIENT_ID: &str = "localmachineclient";
+/// The scopes the machine client may ask for (the template's
+/// `AllowedOAuthScopes`).
+pub const MACHINE_SCOPES: [&str; 3] = [SCOPE_ITEMS_READ, SCOPE_ITEMS_WRITE, SCOPE_ITEMS_DELETE];
 /// Where the JWKS is served.
 pub const JWKS_PATH: &str = "/_dev/jwks.json";
 /// Where tokens are minted (`POST`).
@@ -35,22 +41,58 @@ pub enum IdpError {
     /// A field of the request is empty, too long or holds control characters.
     #[error("{0} must be 1-128 visible characters")]
     BadField(&'static str),
+    /// A machine token was asked for without scopes, with scopes the
+    /// machine client may not have, or with a user's fields.
+    #[error(
+        "a client_credentials token takes only scope: one or more of items/read, items/write, items/delete (no sub, no groups)"
+    )]
+    BadMachineRequest,
 }
 
-/// What `POST /_dev/token` takes.
-#[derive(Debug, Clone, Deserialize)]
+/// What `POST /_dev/token` takes: a user's token (`sub`, optional `groups`
+/// and `scope`), or with `"grant_type": "client_credentials"` a machine
+/// client's token (`scope` only), as Cognito's token endpoint gives it.
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MintRequest {
-    /// The user: `sub` and `username`.
-    pub sub: String,
+    /// The user: `sub` and `username` (user tokens).
+    #[serde(default)]
+    pub sub: Option<String>,
     /// Cognito groups (`readonly` limits the user to reads).
     #[serde(default)]
     pub groups: Vec<String>,
-    /// Space-separated scopes; default `aws.cognito.signin.user.admin` (a
-    /// first-party sign-in: full access).
+    /// Space-separated scopes; default for users
+    /// `aws.cognito.signin.user.admin` (a first-party sign-in: full access).
     #[serde(default)]
     pub scope: Option<String>,
+    /// `client_credentials` for a machine token.
+    #[serde(default)]
+    pub grant_type: Option<String>,
 }
+
+impl MintRequest {
+    /// A user's token request.
+    pub fn user(sub: &str, groups: &[&str], scope: Option<&str>) -> Self {
+        MintRequest {
+            sub: Some(sub.to_owned()),
+            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
+            scope: scope.map(str::to_owned),
+            grant_type: None,
+        }
+    }
+
+    /// The machine client's token request for `scope`.
+    pub fn machine(scope: &str) -> Self {
+        MintRequest {
+            scope: Some(scope.to_owned()),
+            grant_type: Some(CLIENT_CREDENTIALS.to_owned()),
+            ..MintRequest::default()
+        }
+    }
+}
+
+/// The OAuth grant of machine tokens.
+pub const CLIENT_CREDENTIALS: &str = "client_credentials";
 
 /// What `POST /_dev/token` answers, shaped like an OAuth token response.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -92,7 +134,24 @@ impl DevIdp {
 
     /// An access token for `request`, issued at `now` (Unix seconds).
     pub fn mint(&self, request: &MintRequest, now: u64) -> Result<MintResponse, IdpError> {
-        check("sub", &request.sub)?;
+        let claims = match request.grant_type.as_deref() {
+            None => self.user_claims(request, now)?,
+            Some(CLIENT_CREDENTIALS) => self.machine_claims(request, now)?,
+            Some(_) => return Err(IdpError::BadField("grant_type")),
+        };
+        let access_token = self.key.sign(&claims).map_err(|_| IdpError::Crypto)?;
+        Ok(MintResponse {
+            access_token,
+            token_type: "Bearer".into(),
+            expires_in: TOKEN_LIFETIME_SECONDS,
+        })
+    }
+}
+
+impl DevIdp {
+    fn user_claims(&self, request: &MintRequest, now: u64) -> Result<Value, IdpError> {
+        let sub = request.sub.as_deref().unwrap_or_default();
+        check("sub", sub)?;
         for g in &request.groups {
             check("groups", g)?;
         }
@@ -101,20 +160,30 @@ impl DevIdp {
             return Err(IdpError::BadField("scope"));
         }
         let groups: Vec<&str> = request.groups.iter().map(String::as_str).collect();
-        let claims = access_claims(
+        Ok(access_claims(
             &self.issuer,
             DEV_CLIENT_ID,
-            &request.sub,
+            sub,
             scope,
             &groups,
             now,
-        );
-        let access_token = self.key.sign(&claims).map_err(|_| IdpError::Crypto)?;
-        Ok(MintResponse {
-            access_token,
-            token_type: "Bearer".into(),
-            expires_in: TOKEN_LIFETIME_SECONDS,
-        })
+        ))
+    }
+
+    /// A `client_credentials` access token as Cognito issues it: `sub` is
+    /// the client id, the scopes asked for, no user name and no groups.
+    fn machine_claims(&self, request: &MintRequest, now: u64) -> Result<Value, IdpError> {
+        let scope = request.scope.as_deref().unwrap_or_default();
+        let allowed = !scope.is_empty() && scope.split(' ').all(|s| MACHINE_SCOPES.contains(&s));
+        if request.sub.is_some() || !request.groups.is_empty() || !allowed {
+            return Err(IdpError::BadMachineRequest);
+        }
+        Ok(serde_json::json!({
+            "sub": DEV_MACHINE_CLIENT_ID, "client_id": DEV_MACHINE_CLIENT_ID,
+            "iss": self.issuer, "token_use": "access", "scope": scope,
+            "auth_time": now, "iat": now, "exp": now + TOKEN_LIFETIME_SECONDS,
+            "version": 2, "jti": format!("jti-machine-{now}"),
+        }))
     }
 }
 
@@ -135,11 +204,7 @@ mod tests {
         let idp = DevIdp::generate().unwrap();
         let minted = idp
             .mint(
-                &MintRequest {
-                    sub: "bob".into(),
-                    groups: vec!["readonly".into()],
-                    scope: None,
-                },
+                &MintRequest::user("bob", &["readonly"], None),
                 1_800_000_000,
             )
             .unwrap();
@@ -162,14 +227,56 @@ mod tests {
     #[test]
     fn an_empty_sub_is_refused() {
         let idp = DevIdp::generate().unwrap();
-        let r = idp.mint(
-            &MintRequest {
-                sub: String::new(),
-                groups: vec![],
-                scope: None,
-            },
-            0,
-        );
+        let r = idp.mint(&MintRequest::user("", &[], None), 0);
         assert!(matches!(r, Err(IdpError::BadField("sub"))));
+        let r = idp.mint(&MintRequest::default(), 0);
+        assert!(matches!(r, Err(IdpError::BadField("sub"))));
+    }
+
+    #[test]
+    fn machine_tokens_carry_cognitos_client_credentials_claims() {
+        let idp = DevIdp::generate().unwrap();
+        let minted = idp
+            .mint(
+                &MintRequest::machine("items/read items/write"),
+                1_800_000_000,
+            )
+            .unwrap();
+        let payload = minted.access_token.split('.').nth(1).unwrap();
+        use base64::Engine;
+        let claims: Value = serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(claims["sub"], DEV_MACHINE_CLIENT_ID);
+        assert_eq!(claims["client_id"], DEV_MACHINE_CLIENT_ID);
+        assert_eq!(claims["token_use"], "access");
+        assert_eq!(claims["scope"], "items/read items/write");
+        assert!(claims.get("username").is_none());
+        assert!(claims.get("cognito:groups").is_none());
+    }
+
+    #[test]
+    fn a_machine_token_gets_only_the_machine_clients_scopes() {
+        let idp = DevIdp::generate().unwrap();
+        for scope in [
+            "",
+            "aws.cognito.signin.user.admin",
+            "items/read openid",
+            "items/admin",
+        ] {
+            let r = idp.mint(&MintRequest::machine(scope), 0);
+            assert!(matches!(r, Err(IdpError::BadMachineRequest)), "{scope:?}");
+        }
+        let with_sub = MintRequest {
+            sub: Some("x".into()),
+            ..MintRequest::machine("items/read")
+        };
+        assert!(matches!(
+            idp.mint(&with_sub, 0),
+            Err(IdpError::BadMachineRequest)
+        ));
     }
 }

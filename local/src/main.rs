@@ -51,7 +51,11 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 async fn token(args: TokenArgs) -> Result<(), Box<dyn std::error::Error>> {
-    let body = serde_json::json!({"sub": args.user, "groups": args.groups, "scope": args.scope});
+    let body = if args.machine {
+        serde_json::json!({"grant_type": "client_credentials", "scope": args.scope})
+    } else {
+        serde_json::json!({"sub": args.user, "groups": args.groups, "scope": args.scope})
+    };
     let response = reqwest::Client::new()
         .post(format!("{}{TOKEN_PATH}", args.url.trim_end_matches('/')))
         .json(&body)

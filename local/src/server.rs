@@ -19,7 +19,9 @@ use tokio::task::JoinHandle;
 use crate::backends::{Registry, Store};
 use crate::config::{IdpChoice, StackConfig};
 use crate::gateway::{Authorize, BadCorsOrigin, Gateway};
-use crate::idp::{DEV_CLIENT_ID, DEV_POOL_ID, DevIdp, IdpError, JWKS_PATH, MintRequest};
+use crate::idp::{
+    DEV_CLIENT_ID, DEV_MACHINE_CLIENT_ID, DEV_POOL_ID, DevIdp, IdpError, JWKS_PATH, MintRequest,
+};
 use crate::listen::peer_of;
 
 /// Why the stack did not start.
@@ -107,7 +109,10 @@ impl Stack {
         match &config.idp {
             IdpChoice::Development => {
                 vars.push(("COGNITO_USER_POOL_ID", DEV_POOL_ID.into()));
-                vars.push(("COGNITO_CLIENT_IDS", DEV_CLIENT_ID.into()));
+                vars.push((
+                    "COGNITO_CLIENT_IDS",
+                    format!("{DEV_CLIENT_ID},{DEV_MACHINE_CLIENT_ID}"),
+                ));
                 vars.push(("JWKS_URI", format!("http://{self_addr}{JWKS_PATH}")));
             }
             IdpChoice::Cognito {
@@ -229,13 +234,22 @@ impl Stack {
         scope: Option<&str>,
         issued_at: u64,
     ) -> Option<Result<String, IdpError>> {
+        let request = MintRequest::user(sub, groups, scope);
+        self.mint_request(&request, issued_at)
+    }
+
+    /// A development machine (`client_credentials`) token for `scope`.
+    pub fn mint_machine(&self, scope: &str) -> Option<Result<String, IdpError>> {
+        self.mint_request(&MintRequest::machine(scope), unix_now())
+    }
+
+    fn mint_request(
+        &self,
+        request: &MintRequest,
+        issued_at: u64,
+    ) -> Option<Result<String, IdpError>> {
         let idp = self.idp.as_ref()?;
-        let request = MintRequest {
-            sub: sub.to_owned(),
-            groups: groups.iter().map(|g| (*g).to_owned()).collect(),
-            scope: scope.map(str::to_owned),
-        };
-        Some(idp.mint(&request, issued_at).map(|r| r.access_token))
+        Some(idp.mint(request, issued_at).map(|r| r.access_token))
     }
 
     /// Stops accepting, lets open requests finish, and returns.

@@ -980,3 +980,64 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     assert!(read.is_ok(), "the connection was held open");
     stack.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_machine_token_gets_exactly_its_scopes_in_its_own_namespace() {
+    let (stack, client) = start(config()).await;
+    let reader = format!(
+        "Bearer {}",
+        stack.mint_machine("items/read").unwrap().unwrap()
+    );
+    let r = call(&client, &stack, Method::GET, "/items", Some(&reader), None).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&reader),
+        Some(json!({"name": "x"})),
+    )
+    .await;
+    assert_eq!(r.status, 403);
+    let writer = format!(
+        "Bearer {}",
+        stack
+            .mint_machine("items/read items/write")
+            .unwrap()
+            .unwrap()
+    );
+    let r = call(
+        &client,
+        &stack,
+        Method::POST,
+        "/items",
+        Some(&writer),
+        Some(json!({"name": "machine-made"})),
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    // Over HTTP, as `local token --machine` asks for it.
+    let minted: Value = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .json(&json!({"grant_type": "client_credentials", "scope": "items/read"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let reader = format!("Bearer {}", minted["access_token"].as_str().unwrap());
+    let r = call(&client, &stack, Method::GET, "/items", Some(&reader), None).await;
+    assert_eq!(r.body["items"][0]["name"], "machine-made");
+    let r = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .json(
+            &json!({"grant_type": "client_credentials", "scope": "aws.cognito.signin.user.admin"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    stack.shutdown().await.unwrap();
+}
