@@ -1,17 +1,24 @@
 #!/usr/bin/env python3
 """Measures a Lambda binary's cold start on this machine, without AWS.
 
-Serves a fake Lambda Runtime API (and a JWKS) on loopback, starts the binary
-with AWS_LAMBDA_RUNTIME_API pointing at it, and reports:
+Serves a fake Lambda Runtime API (and a JWKS, and Secrets Manager's
+GetSecretValue) on loopback, starts the binary with AWS_LAMBDA_RUNTIME_API
+and AWS_ENDPOINT_URL pointing at it, and reports:
   init    exec -> first GET /runtime/invocation/next (config, clients, the
-          cold-start JWKS fetch)
+          cold-start JWKS fetch, secrets read at cold start)
   first   the first invocation, event handed over -> error/response posted
-Usage: scripts/cold-start.py BINARY [RUNS]
+Usage: scripts/cold-start.py BINARY [RUNS] [NAME=VALUE ...]
+  NAME=VALUE pairs are added to the binary's environment (an empty VALUE
+  removes a default), e.g. USER_USAGE_KEY_SECRET_ID=users-usage-key or, for
+  the api, TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key.
+Secrets served: any SecretId containing "registry" gets an empty partner key
+registry, "cursor" a 64-byte key, anything else a 40-character usage key.
 """
 import http.server, json, os, socketserver, statistics, subprocess, sys, threading, time
 
 binary = sys.argv[1]
-runs = int(sys.argv[2]) if len(sys.argv) > 2 else 10
+runs = int(sys.argv[2]) if len(sys.argv) > 2 and "=" not in sys.argv[2] else 10
+extra = dict(a.split("=", 1) for a in sys.argv[2:] if "=" in a)
 EVENT = json.dumps({"type": "TOKEN", "authorizationToken": "Bearer a.b.c",
                     "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/items"}).encode()
 JWKS = json.dumps({"keys": [{"kty": "RSA", "kid": "k", "alg": "RS256", "use": "sig", "e": "AQAB",
@@ -39,16 +46,28 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000)),
                 ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:f")])
     def do_POST(self):
-        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        if self.headers.get("X-Amz-Target", "") == "secretsmanager.GetSecretValue":
+            secret_id = json.loads(body).get("SecretId", "")
+            value = ('{"keys":[]}' if "registry" in secret_id
+                     else "k" * 64 if "cursor" in secret_id else "u" * 40)
+            return self.reply(json.dumps({"ARN": f"arn:aws:secretsmanager:us-east-1:123456789012:secret:{secret_id}",
+                                          "Name": secret_id, "SecretString": value, "VersionId": "v1",
+                                          "VersionStages": ["AWSCURRENT"], "CreatedDate": 1.7e9}).encode(),
+                              [("Content-Type", "application/x-amz-json-1.1")])
         State.posted_at = time.perf_counter(); self.reply(b"{}"); State.done.set()
 
 def env_for(port):
-    return dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
     AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
     AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME="f",
     AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="1",
     COGNITO_USER_POOL_ID="us-east-1_Cold1", COGNITO_CLIENT_IDS="c1",
     JWKS_URI=f"http://127.0.0.1:{port}/jwks.json", RUST_LOG="off")
+    for k, v in extra.items():
+        if v: env[k] = v
+        else: env.pop(k, None)
+    return env
 
 inits, firsts, failed = [], [], 0
 for _ in range(runs):
@@ -59,7 +78,7 @@ for _ in range(runs):
     State.next_at = State.posted_at = None; State.served = False; State.done.clear()
     start = time.perf_counter()
     proc = subprocess.Popen([binary], env=env_for(server.server_address[1]),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                            stdout=subprocess.DEVNULL, stderr=(None if os.environ.get("COLD_START_STDERR") else subprocess.DEVNULL))
     State.done.wait(10)
     proc.kill(); proc.wait()
     State.done.set(); server.shutdown(); server.server_close()

@@ -215,7 +215,7 @@ class Deploy:
         create (the Deployment, which needs the body moto does not import)."""
         t = copy.deepcopy(self.t)
         for lid, res in list(t["Resources"].items()):
-            if res["Type"] == "AWS::ApiGateway::Deployment":
+            if res["Type"] == "AWS::ApiGateway::Deployment" or res["Type"] in OPERATIONS_TYPES:
                 del t["Resources"][lid]
             elif res["Type"] == "AWS::Lambda::Function":
                 res["Properties"]["Code"] = {"S3Bucket": CODE_BUCKET, "S3Key": CODE_KEY}
@@ -287,6 +287,9 @@ class Deploy:
             if kind != "AWS::Lambda::Function":
                 continue
             env = self.props(lid).get("Environment", {}).get("Variables", {})
+            # A Ref to a parameter is a string in CloudFormation, whatever
+            # the parameter's Type (a Number included).
+            env = {k: v if isinstance(v, str) else json.dumps(v) for k, v in env.items()}
             lam.update_function_configuration(FunctionName=self.physical[lid],
                                               Environment={"Variables": env})
 
@@ -487,7 +490,80 @@ def usage_plan_key(d, lid, p):
     d.attrs[lid] = {"Id": k["id"]}
 
 
+def alarm(d, lid, p):
+    allowed = {"AlarmDescription", "ComparisonOperator", "Threshold", "EvaluationPeriods",
+               "TreatMissingData", "AlarmActions", "OKActions", "Metrics", "Namespace",
+               "MetricName", "Dimensions", "Statistic", "Period", "DatapointsToAlarm"}
+    only(p, allowed, lid)
+    name = f"{STACK}-{lid}"
+    args = {k: v for k, v in p.items() if k != "Threshold"}
+    args["Threshold"] = float(p["Threshold"])
+    for key in ("EvaluationPeriods", "Period", "DatapointsToAlarm"):
+        if key in args:
+            args[key] = int(args[key])
+    for m in args.get("Metrics", []):
+        if "MetricStat" in m:
+            m["MetricStat"]["Period"] = int(m["MetricStat"]["Period"])
+    cw = client("cloudwatch")
+    cw.put_metric_alarm(AlarmName=name, **args)
+    arn = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
+    d.physical[lid] = name
+    d.attrs[lid] = {"Arn": arn}
+
+
+def dashboard(d, lid, p):
+    only(p, {"DashboardName", "DashboardBody"}, lid)
+    # CloudWatch refuses a body that is not JSON; so does the emulation.
+    try:
+        json.loads(p["DashboardBody"])
+    except ValueError as e:
+        raise Failed(f"{lid}: DashboardBody is not JSON: {e}") from e
+    client("cloudwatch").put_dashboard(DashboardName=p["DashboardName"],
+                                       DashboardBody=p["DashboardBody"])
+    d.physical[lid] = p["DashboardName"]
+
+
+def query_definition(d, lid, p):
+    only(p, {"Name", "QueryString", "LogGroupNames"}, lid)
+    logs = client("logs")
+    for group in p.get("LogGroupNames", []):
+        if not logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"]:
+            raise Failed(f"{lid}: log group {group} does not exist")
+    # moto 5.2.5 does not implement PutQueryDefinition (it answers 500): the
+    # emulation checks what the call needs (the log groups exist, a query is
+    # given) and records a made-up id.
+    if not p["QueryString"].strip():
+        raise Failed(f"{lid}: an empty QueryString")
+    d.physical[lid] = f"emulated-{lid}"
+
+
+def topic(d, lid, p):
+    only(p, {"DisplayName", "KmsMasterKeyId", "TopicName"}, lid)
+    attrs = {k: v for k, v in p.items() if k in ("DisplayName", "KmsMasterKeyId")}
+    arn = client("sns").create_topic(Name=p.get("TopicName", f"{STACK}-{lid}"),
+                                     Attributes=attrs)["TopicArn"]
+    d.physical[lid] = arn
+    d.attrs[lid] = {"TopicArn": arn, "TopicName": arn.rsplit(":", 1)[1]}
+
+
+def subscription(d, lid, p):
+    only(p, {"TopicArn", "Protocol", "Endpoint"}, lid)
+    arn = client("sns").subscribe(TopicArn=p["TopicArn"], Protocol=p["Protocol"],
+                                  Endpoint=p["Endpoint"])["SubscriptionArn"]
+    d.physical[lid] = arn
+
+
+# moto's CloudFormation does not model these (an alarm's Arn is "an undefined
+# resource" to it): they are left out of its stack and replayed.
+OPERATIONS_TYPES = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
+                    "AWS::Logs::QueryDefinition", "AWS::SNS::Topic", "AWS::SNS::Subscription"}
+
 REPLAY = {
+    "AWS::CloudWatch::Alarm": alarm,
+    "AWS::CloudWatch::Dashboard": dashboard,
+    "AWS::Logs::QueryDefinition": query_definition,
+    "AWS::SNS::Topic": topic,
+    "AWS::SNS::Subscription": subscription,
     "AWS::SecretsManager::Secret": secret,
     "AWS::SecretsManager::ResourcePolicy": secret_policy,
     "AWS::Cognito::UserPool": user_pool,
@@ -655,7 +731,8 @@ def with_dangling_ref(t):
 
 OPERATORS = "arn:aws:iam::123456789012:role/partner-keys-operator,arn:aws:iam::123456789012:role/Admin*"
 PARAMS_FRESH = {"AllowedOrigin": "https://app.example.com", "SetApiGatewayLogsRole": "true",
-                "AuthDomainPrefix": "items-emulated", "PartnerKeyOperatorArns": OPERATORS}
+                "AuthDomainPrefix": "items-emulated", "PartnerKeyOperatorArns": OPERATORS,
+                "AlarmEmail": "oncall@example.com"}
 PARAMS_KEEP = {"AllowedOrigin": "*", "SetApiGatewayLogsRole": "false",
                "PartnerKeyOperatorArns": OPERATORS}
 

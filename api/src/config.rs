@@ -19,7 +19,14 @@ use crate::cursor::{CursorCodec, MIN_KEY_LEN, WeakCursorKey};
 
 /// Every environment variable this crate reads (besides the AWS SDK's own and
 /// `RUST_LOG`), so the SAM template can be checked against the code.
-pub const VARIABLES: &[&str] = &["TABLE_NAME", "CURSOR_KEY_SECRET_ID", "ALLOWED_ORIGIN"];
+pub const VARIABLES: &[&str] = &[
+    "TABLE_NAME",
+    "CURSOR_KEY_SECRET_ID",
+    "ALLOWED_ORIGIN",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_DISABLED",
+];
 
 /// A configuration the function cannot start with; the message names the
 /// variable.
@@ -40,6 +47,9 @@ pub enum ConfigError {
     /// `ALLOWED_ORIGIN` is not an origin.
     #[error("ALLOWED_ORIGIN: {0}")]
     BadOrigin(#[source] BadOrigin),
+    /// A metrics setting is wrong.
+    #[error(transparent)]
+    Metrics(#[from] telemetry::MetricsConfigError),
 }
 
 /// The api's configuration.
@@ -51,6 +61,10 @@ pub struct Config {
     pub cursor_key_secret_id: String,
     /// Built from `ALLOWED_ORIGIN`.
     pub cors: Option<Cors>,
+    /// `POWERTOOLS_METRICS_NAMESPACE` (default `SecuredApi`),
+    /// `POWERTOOLS_SERVICE_NAME` (default `api`),
+    /// `POWERTOOLS_METRICS_DISABLED` (default false).
+    pub metrics: telemetry::MetricsConfig,
 }
 
 impl std::fmt::Debug for Config {
@@ -59,6 +73,7 @@ impl std::fmt::Debug for Config {
             .field("table_name", &self.table_name)
             .field("cursor_key_secret_id", &self.cursor_key_secret_id)
             .field("cors", &self.cors)
+            .field("metrics", &self.metrics)
             .finish()
     }
 }
@@ -87,10 +102,12 @@ impl Config {
                 return Err(ConfigError::NotUnicode("ALLOWED_ORIGIN"));
             }
         };
+        let metrics = telemetry::MetricsConfig::from_lookup(|name| var(name).ok(), "api")?;
         Ok(Config {
             table_name,
             cursor_key_secret_id,
             cors,
+            metrics,
         })
     }
 }

@@ -13,15 +13,18 @@ use policies::Owner;
 use policies::{RouteMatch, match_route};
 use serde::Serialize;
 use serde_json::{Map, Value};
+use std::time::Instant;
+use telemetry::{MetricsConfig, Sink};
 
 use crate::cors::Cors;
 use crate::cursor::CursorCodec;
 use crate::etag::{IfMatch, etag};
 use crate::identity;
 use crate::item::{Item, ItemId, ItemInput};
+use crate::metrics::{RequestLines, Served, StoreOutcome};
 use crate::problem::{ApiError, MAX_BODY_BYTES};
 use crate::service::Service;
-use crate::store::ItemStore;
+use crate::store::{ItemStore, StoreError};
 use crate::timestamp::epoch_seconds;
 
 /// `limit` when the query has none.
@@ -32,6 +35,8 @@ pub const MAX_LIMIT: usize = 100;
 pub const IDEMPOTENCY_KEY_MAX: usize = 255;
 
 const JSON: &str = "application/json";
+/// Set on a create answered from an earlier request's record.
+const IDEMPOTENT_REPLAYED: &str = "idempotent-replayed";
 const MERGE_PATCH: &str = "application/merge-patch+json";
 
 /// The handler's state, built once per cold start.
@@ -40,6 +45,7 @@ pub struct App<S> {
     service: Service<S>,
     cursors: CursorCodec,
     cors: Option<Cors>,
+    lines: RequestLines,
 }
 
 #[derive(Serialize)]
@@ -61,7 +67,14 @@ impl<S: ItemStore> App<S> {
             service,
             cursors,
             cors: None,
+            lines: RequestLines::off(),
         }
+    }
+
+    /// Writes a line per request (log and metrics) to `sink`.
+    pub fn with_metrics(mut self, config: MetricsConfig, sink: Sink) -> Self {
+        self.lines = RequestLines::new(config, sink);
+        self
     }
 
     /// Adds CORS headers to every response (`ALLOWED_ORIGIN`).
@@ -76,15 +89,47 @@ impl<S: ItemStore> App<S> {
     }
 
     /// Serves one request. Never fails: every error becomes a problem+json
-    /// response.
+    /// response. Writes the request's line (log and metrics).
     pub async fn handle(&self, request: Request) -> Response<Body> {
-        let mut response = match self.serve(&request).await {
+        let started = Instant::now();
+        let result = self.serve(&request).await;
+        let store = match &result {
+            Err(ApiError::Store(StoreError::Throttled(_))) => StoreOutcome::Throttled,
+            Err(ApiError::Store(
+                StoreError::Unavailable(_)
+                | StoreError::Backend(_)
+                | StoreError::Corrupt(_)
+                | StoreError::AlreadyExists,
+            )) => StoreOutcome::Failed,
+            _ => StoreOutcome::Fine,
+        };
+        let mut response = match result {
             Ok(response) => response,
             Err(e) => e.to_response(),
         };
         if let Some(cors) = &self.cors {
             cors.apply(&mut response);
         }
+        let route = match match_route(
+            request.method().as_str(),
+            routing_path(&request, request.request_context_ref()),
+        ) {
+            RouteMatch::Found(route) => route.label,
+            _ => "unmatched",
+        };
+        let served = Served {
+            route,
+            status: response.status().as_u16(),
+            replayed: response.headers().contains_key(IDEMPOTENT_REPLAYED),
+            store,
+            latency: started.elapsed(),
+        };
+        let now_ms = self
+            .service
+            .now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+        self.lines.write(&served, now_ms);
         response
     }
 
@@ -211,7 +256,7 @@ impl<S: ItemStore> App<S> {
             headers.insert(header::LOCATION, v);
         }
         if created.replayed {
-            headers.insert("idempotent-replayed", HeaderValue::from_static("true"));
+            headers.insert(IDEMPOTENT_REPLAYED, HeaderValue::from_static("true"));
         }
         Ok(response)
     }

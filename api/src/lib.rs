@@ -33,6 +33,7 @@ pub mod etag;
 pub mod handler;
 pub mod identity;
 pub mod item;
+pub mod metrics;
 pub mod patch;
 pub mod problem;
 pub mod service;

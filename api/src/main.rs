@@ -7,18 +7,22 @@ use std::time::Duration;
 use api::App;
 use api::config::{Config, read_cursor_key};
 use api::store::DynamoDbStore;
-use lambda_http::{Error, Request, run, service_fn};
+use lambda_http::request::RequestContext;
+use lambda_http::{Error, Request, RequestExt, run, service_fn};
+use telemetry::{Invocation, Sink};
+
+/// API Gateway's id of the request (REST and HTTP APIs).
+fn gateway_request_id(request: &Request) -> Option<String> {
+    match request.request_context_ref()? {
+        RequestContext::ApiGatewayV1(c) => c.request_id.clone(),
+        RequestContext::ApiGatewayV2(c) => c.request_id.clone(),
+        _ => None,
+    }
+}
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    tracing_subscriber::fmt()
-        .json()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .without_time()
-        .init();
+    telemetry::log::init();
 
     // A bad configuration stops the cold start with a message naming the variable.
     let config = Config::from_env()?;
@@ -36,7 +40,7 @@ async fn main() -> Result<(), Error> {
     let secrets = aws_sdk_secretsmanager::Client::new(&aws);
     let cursors = read_cursor_key(&secrets, &config.cursor_key_secret_id).await?;
     let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
-    let mut app = App::new(store, cursors);
+    let mut app = App::new(store, cursors).with_metrics(config.metrics, Sink::Stdout);
     if let Some(cors) = config.cors {
         app = app.with_cors(cors);
     }
@@ -44,7 +48,18 @@ async fn main() -> Result<(), Error> {
 
     run(service_fn(move |request: Request| {
         let app = Arc::clone(&app);
-        async move { Ok::<_, std::convert::Infallible>(app.handle(request).await) }
+        // Every line of this invocation carries its ids: Lambda's request
+        // id, API Gateway's, and the X-Ray trace.
+        let context = request.lambda_context_ref();
+        let invocation = Invocation {
+            request_id: context.map(|c| c.request_id.clone()).unwrap_or_default(),
+            api_request_id: gateway_request_id(&request),
+            trace_id: context.and_then(|c| c.xray_trace_id.clone()),
+        };
+        async move {
+            let response = invocation.scope(app.handle(request)).await;
+            Ok::<_, std::convert::Infallible>(response)
+        }
     }))
     .await
 }

@@ -309,3 +309,118 @@ async fn a_jwt_context_cannot_reach_a_partners_items() {
     assert_eq!(own.status, 200);
     assert_eq!(own.body["items"], json!([]));
 }
+
+fn metrics() -> telemetry::MetricsConfig {
+    telemetry::MetricsConfig {
+        namespace: "SecuredApi".into(),
+        service: "api".into(),
+        enabled: true,
+    }
+}
+
+/// The lines `sink` holds, each checked against the EMF specification.
+fn emf_lines(sink: &telemetry::Sink) -> Vec<Value> {
+    sink.contents()
+        .lines()
+        .map(|l| telemetry::emf::validate(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_request_writes_one_emf_line_with_bounded_dimensions_and_its_ids() {
+    let sink = telemetry::Sink::memory();
+    let app = App::new(MemoryStore::default(), codec()).with_metrics(metrics(), sink.clone());
+    let created = telemetry::Invocation {
+        request_id: "lambda-1".into(),
+        api_request_id: Some("gw-1".into()),
+        trace_id: Some("Root=1-abc-def;Parent=1;Sampled=1".into()),
+    }
+    .scope(
+        common::call("POST", "/items")
+            .by("u1", common::ALL)
+            .header("Idempotency-Key", "k-1")
+            .json(json!({"name": "n"}))
+            .send(&app),
+    )
+    .await;
+    assert_eq!(created.status, 201);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // A replay, a 412, an unknown route, a 404.
+    common::call("POST", "/items")
+        .by("u1", common::ALL)
+        .header("Idempotency-Key", "k-1")
+        .json(json!({"name": "n"}))
+        .send(&app)
+        .await;
+    let stale = common::call("PUT", &format!("/items/{id}"))
+        .by("u1", common::ALL)
+        .header("If-Match", "\"7\"")
+        .json(json!({"name": "m"}))
+        .send(&app)
+        .await;
+    assert_eq!(stale.status, 412);
+    common::call("GET", "/nope")
+        .by("u1", common::ALL)
+        .send(&app)
+        .await;
+    common::call("GET", &format!("/items/{id}x"))
+        .by("u1", common::ALL)
+        .send(&app)
+        .await;
+
+    let lines = emf_lines(&sink);
+    assert_eq!(lines.len(), 5);
+    let first = &lines[0];
+    assert_eq!(first["route"], "POST /items");
+    assert_eq!(first["statusClass"], "2xx");
+    assert_eq!(first["status"], 201);
+    assert_eq!(first["ColdStart"], 1);
+    assert_eq!(first["requestId"], "lambda-1");
+    assert_eq!(first["apiRequestId"], "gw-1");
+    assert_eq!(first["xrayTraceId"], "Root=1-abc-def;Parent=1;Sampled=1");
+    assert_eq!(lines[1]["IdempotentReplays"], 1);
+    assert_eq!(lines[1]["ColdStart"], 0);
+    assert_eq!(lines[2]["route"], "PUT /items/{id}");
+    assert_eq!(lines[2]["ConditionalWriteConflicts"], 1);
+    assert_eq!(lines[3]["route"], "unmatched");
+    assert_eq!(
+        lines[4]["route"], "GET /items/{id}",
+        "the id never becomes a dimension"
+    );
+    assert!(!sink.contents().contains(&id), "no item id in any line");
+}
+
+#[tokio::test]
+async fn store_throttling_and_failures_are_counted() {
+    let sink = telemetry::Sink::memory();
+    let throttled = App::new(FailingStore(|| StoreError::Throttled("x".into())), codec())
+        .with_metrics(metrics(), sink.clone());
+    common::call("GET", "/items")
+        .by("u", common::ALL)
+        .send(&throttled)
+        .await;
+    let failing = App::new(FailingStore(|| StoreError::Backend("x".into())), codec())
+        .with_metrics(metrics(), sink.clone());
+    common::call("GET", "/items")
+        .by("u", common::ALL)
+        .send(&failing)
+        .await;
+    let lines = emf_lines(&sink);
+    assert_eq!(lines[0]["StoreThrottles"], 1);
+    assert_eq!(lines[0]["statusClass"], "5xx");
+    assert_eq!(lines[1]["StoreFailures"], 1);
+    // Every metric of the api's list was written with a count above zero by
+    // this test or the one above.
+    let mut seen: std::collections::BTreeSet<String> = lines
+        .iter()
+        .flat_map(|l| l.as_object().unwrap().clone())
+        .filter(|(_, v)| v.as_u64().is_some_and(|n| n > 0))
+        .map(|(k, _)| k)
+        .collect();
+    seen.extend(["ConditionalWriteConflicts", "IdempotentReplays"].map(String::from));
+    for set in telemetry::emf::api::SETS {
+        for (name, _) in set.metrics {
+            assert!(seen.contains(*name), "{name}");
+        }
+    }
+}

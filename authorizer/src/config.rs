@@ -67,6 +67,10 @@ pub struct Config {
     /// without locking users out. Read once at cold start; the value is never
     /// in the environment. Unset: none.
     pub user_usage_key_secret_id: Option<String>,
+    /// `POWERTOOLS_METRICS_NAMESPACE` (default `SecuredApi`),
+    /// `POWERTOOLS_SERVICE_NAME` (default `authorizer`),
+    /// `POWERTOOLS_METRICS_DISABLED` (default false).
+    pub metrics: telemetry::MetricsConfig,
 }
 
 /// A configuration the authorizer refuses to start with.
@@ -99,6 +103,9 @@ pub const VARIABLES: &[&str] = &[
     "API_KEYS_CACHE_SECONDS",
     "CHECK_REVOCATION",
     "USER_USAGE_KEY_SECRET_ID",
+    "POWERTOOLS_METRICS_NAMESPACE",
+    "POWERTOOLS_SERVICE_NAME",
+    "POWERTOOLS_METRICS_DISABLED",
 ];
 
 const MAX_LEEWAY_SECONDS: u64 = 300;
@@ -190,6 +197,9 @@ impl Config {
             ));
         }
 
+        let metrics = telemetry::MetricsConfig::from_lookup(&lookup, "authorizer")
+            .map_err(|e| invalid(e.variable, e.problem))?;
+
         if cognito.is_none() && api_keys.is_none() {
             return Err(invalid(
                 "COGNITO_USER_POOL_ID",
@@ -204,6 +214,7 @@ impl Config {
             api_keys,
             check_revocation,
             user_usage_key_secret_id,
+            metrics,
         })
     }
 }

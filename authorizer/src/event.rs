@@ -27,6 +27,18 @@ pub struct AuthorizerEvent {
     /// REQUEST events: the request headers (names in the client's case).
     #[serde(default)]
     pub headers: Option<HashMap<String, String>>,
+    /// REQUEST events: API Gateway's request context (its request id).
+    #[serde(default)]
+    pub request_context: Option<RequestIds>,
+}
+
+/// The part of a REQUEST event's `requestContext` the logs use.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestIds {
+    /// API Gateway's id of the request being authorized.
+    #[serde(default)]
+    pub request_id: Option<String>,
 }
 
 impl AuthorizerEvent {
@@ -36,7 +48,13 @@ impl AuthorizerEvent {
             authorization_token: Some(authorization_token.into()),
             method_arn: method_arn.into(),
             headers: None,
+            request_context: None,
         }
+    }
+
+    /// API Gateway's request id (REQUEST events only: TOKEN events carry none).
+    pub fn api_request_id(&self) -> Option<&str> {
+        self.request_context.as_ref()?.request_id.as_deref()
     }
 
     /// The value of header `name` (ASCII case-insensitive), for REQUEST events.

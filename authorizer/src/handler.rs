@@ -10,6 +10,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Diagnostic;
 use policies::{FIRST_PARTY_SCOPE, MethodArn, Principal, TokenUse};
+use telemetry::Sink;
 use tracing::{error, info};
 
 use crate::apikey::cache::RegistryCache;
@@ -25,6 +26,7 @@ use crate::jwt::https::{HttpJwksSource, JwksSource};
 use crate::jwt::jwks::{DEFAULT_COOLDOWN, JwksCache};
 use crate::jwt::revocation::{CognitoRevocation, RevocationCache, RevocationCheck};
 use crate::jwt::verifier::JwtVerifier;
+use crate::metrics::{Counters, Decision, DecisionLines};
 use crate::reject::Rejection;
 
 /// Why the authorizer could not answer with a policy.
@@ -101,6 +103,8 @@ pub struct Authorizer {
     user_usage_key: Option<String>,
     revocation: Option<RevocationCache>,
     api_keys: Option<PartnerKeyVerifier>,
+    counters: Arc<Counters>,
+    lines: DecisionLines,
 }
 
 impl std::fmt::Debug for Authorizer {
@@ -118,7 +122,7 @@ impl Authorizer {
     /// failure is logged and retried on demand) and, if configured, Cognito
     /// for revocation checks through the AWS SDK's standard environment.
     pub async fn from_config(config: &Config) -> Result<Self, StartupError> {
-        let mut builder = AuthorizerBuilder::new(config);
+        let mut builder = AuthorizerBuilder::new(config).sink(Sink::Stdout);
         if let Some(cognito) = &config.cognito {
             let source = HttpJwksSource::new(
                 cognito.jwks_uri.clone(),
@@ -189,18 +193,17 @@ impl Authorizer {
         event: &AuthorizerEvent,
         now: f64,
     ) -> Result<AuthorizerResponse, Failure> {
-        self.decide(&event.method_arn, credentials::extract(event), now)
-            .await
+        let arn: MethodArn = event.method_arn.parse().map_err(Failure::BadMethodArn)?;
+        self.decide(&arn, credentials::extract(event), now).await
     }
 
     /// The decision for a credential already extracted from the event.
     async fn decide(
         &self,
-        method_arn: &str,
+        arn: &MethodArn,
         credential: Result<Credential<'_>, Rejection>,
         now: f64,
     ) -> Result<AuthorizerResponse, Failure> {
-        let arn: MethodArn = method_arn.parse().map_err(Failure::BadMethodArn)?;
         match credential? {
             Credential::Jwt(token) => {
                 let verified = self.verify_jwt(token, now).await?;
@@ -228,81 +231,119 @@ impl Authorizer {
             && verified.token_use == TokenUse::Access
             && verified.scopes.iter().any(|s| s == FIRST_PARTY_SCOPE)
         {
-            revocation.check(token, verified.expires_at, now).await?;
+            revocation
+                .check(token, verified.expires_at, now, &self.counters)
+                .await?;
         }
         Ok(verified)
     }
 
     /// The Lambda entry point: [`Self::authorize`] with the clock, the
-    /// decision log line, and failures mapped to API Gateway's contract.
+    /// decision line (log and metrics), and failures mapped to API
+    /// Gateway's contract. The invocation's ids come from the caller's
+    /// [`telemetry::Invocation`] scope.
     pub async fn handle(&self, event: AuthorizerEvent) -> Result<AuthorizerResponse, HandlerError> {
         let started = Instant::now();
-        let now = SystemTime::now()
+        let since_epoch = SystemTime::now()
             .duration_since(UNIX_EPOCH)
-            .unwrap_or(Duration::ZERO)
-            .as_secs_f64();
-        // Extracted once: the decision and the log line both use it.
+            .unwrap_or(Duration::ZERO);
+        let now = since_epoch.as_secs_f64();
+        // Extracted once: the decision and the line both use it.
         let credential = credentials::extract(&event);
-        let result = self
-            .decide(&event.method_arn, credential.clone(), now)
-            .await;
-        log_decision(credential.ok(), &result, started.elapsed());
+        let arn = event.method_arn.parse::<MethodArn>();
+        let result = match &arn {
+            Ok(arn) => self.decide(arn, credential.clone(), now).await,
+            Err(e) => Err(Failure::BadMethodArn(e.clone())),
+        };
+        let route = arn
+            .ok()
+            .and_then(|a| a.route())
+            .map_or("unmatched", |r| r.label);
+        self.report(
+            credential.ok(),
+            &result,
+            route,
+            started.elapsed(),
+            u64::try_from(since_epoch.as_millis()).unwrap_or(u64::MAX),
+        );
         result.map_err(|failure| match failure {
             Failure::Unauthorized(_) => HandlerError::Unauthorized,
             Failure::BadMethodArn(_) => HandlerError::Internal,
         })
     }
-}
 
-/// One structured line per decision. The credential itself never appears:
-/// for a JWT, a short fingerprint that lets an operator correlate lines; for
-/// an API key, its id (a fingerprint of a key would be a prefix of its stored
-/// hash).
-fn log_decision(
-    credential: Option<Credential<'_>>,
-    result: &Result<AuthorizerResponse, Failure>,
-    elapsed: Duration,
-) {
-    // For a refused key, the rejection's detail names the key id when the key
-    // was well-formed enough to have one.
-    let fp = match (credential, result) {
-        (Some(Credential::Jwt(t)), _) => fingerprint(t),
-        (Some(Credential::ApiKey(_)), Ok(r)) => match &r.context.principal {
-            Principal::Partner {
-                key_id: Some(id), ..
-            } => format!("key:{id}"),
+    /// The decision line. The credential itself never appears: for a JWT, a
+    /// short fingerprint that lets an operator correlate lines; for an API
+    /// key, its id (a fingerprint of a key would relate to its stored hash).
+    /// Nothing is built when no line is wanted.
+    fn report(
+        &self,
+        credential: Option<Credential<'_>>,
+        result: &Result<AuthorizerResponse, Failure>,
+        route: &'static str,
+        latency: Duration,
+        now_ms: u64,
+    ) {
+        if !self.lines.wanted() {
+            return;
+        }
+        let fingerprint = || match (credential, result) {
+            (Some(Credential::Jwt(t)), _) => fingerprint(t),
+            (Some(Credential::ApiKey(_)), Ok(r)) => match &r.context.principal {
+                Principal::Partner {
+                    key_id: Some(id), ..
+                } => format!("key:{id}"),
+                _ => String::new(),
+            },
             _ => String::new(),
-        },
-        _ => String::new(),
-    };
-    let latency_us = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
-    match result {
-        Ok(r) => info!(
-            target: "decision",
-            outcome = if r.context.permissions.is_empty() { "deny" } else { "allow" },
-            reason = if r.context.permissions.is_empty() { "no_permission" } else { "ok" },
-            principal = %r.principal_id,
-            auth_type = r.context.auth_type().as_str(),
-            permissions = %r.context.permissions,
-            fp = %fp,
-            latency_us,
-        ),
-        Err(Failure::Unauthorized(why)) => info!(
-            target: "decision",
-            outcome = "unauthorized",
-            reason = why.code(),
-            detail = %why,
-            fp = %fp,
-            latency_us,
-        ),
-        Err(e @ Failure::BadMethodArn(_)) => error!(
-            target: "decision",
-            outcome = "error",
-            reason = "bad_method_arn",
-            detail = %e,
-            fp = %fp,
-            latency_us,
-        ),
+        };
+        let permissions;
+        let detail;
+        let line = match result {
+            Ok(r) => {
+                permissions = r.context.permissions.to_string();
+                let denied = r.context.permissions.is_empty();
+                Decision {
+                    outcome: if denied { "deny" } else { "allow" },
+                    reason: if denied { "no_permission" } else { "ok" },
+                    route,
+                    principal: Some(&r.principal_id),
+                    auth_type: Some(r.context.auth_type().as_str()),
+                    permissions: Some(&permissions),
+                    detail: None,
+                    latency,
+                }
+            }
+            Err(Failure::Unauthorized(why)) => {
+                detail = why.to_string();
+                Decision {
+                    outcome: "unauthorized",
+                    reason: why.code(),
+                    route,
+                    principal: None,
+                    auth_type: None,
+                    permissions: None,
+                    detail: Some(&detail),
+                    latency,
+                }
+            }
+            Err(e @ Failure::BadMethodArn(_)) => {
+                detail = e.to_string();
+                Decision {
+                    outcome: "error",
+                    reason: "bad_method_arn",
+                    route,
+                    principal: None,
+                    auth_type: None,
+                    permissions: None,
+                    detail: Some(&detail),
+                    latency,
+                }
+            }
+        };
+        let unreadable = self.api_keys.as_ref().map(|k| k.cache().is_unreadable());
+        self.lines
+            .write(&line, fingerprint, &self.counters, unreadable, now_ms);
     }
 }
 
@@ -316,6 +357,7 @@ pub struct AuthorizerBuilder<'c> {
     secret_store: Option<Arc<dyn SecretStore>>,
     early_reread: std::time::Duration,
     user_usage_key: Option<String>,
+    sink: Sink,
 }
 
 impl<'c> AuthorizerBuilder<'c> {
@@ -329,7 +371,15 @@ impl<'c> AuthorizerBuilder<'c> {
             secret_store: None,
             early_reread: crate::apikey::cache::EARLY_REREAD_INTERVAL,
             user_usage_key: None,
+            sink: Sink::Null,
         }
+    }
+
+    /// Where decision lines go (nowhere by default; the Lambda and the local
+    /// stack give stdout).
+    pub fn sink(mut self, sink: Sink) -> Self {
+        self.sink = sink;
+        self
     }
 
     /// The first-party usage plan key returned for Cognito users (read from
@@ -373,9 +423,12 @@ impl<'c> AuthorizerBuilder<'c> {
     /// The authorizer. A user pool without a JWKS source has no keys, and a
     /// registry without a store is unreadable, so misassembly fails closed.
     pub fn build(self) -> Authorizer {
+        let counters = Arc::new(Counters::default());
         let jwt = self.config.cognito.as_ref().map(|cognito| {
             let source = self.jwks_source.unwrap_or_else(|| Arc::new(NoKeys));
-            let cache = Arc::new(JwksCache::new(source, self.jwks_cooldown));
+            let cache = Arc::new(
+                JwksCache::new(source, self.jwks_cooldown).counting(Arc::clone(&counters)),
+            );
             JwtVerifier::new(cognito, self.config.leeway_seconds, cache)
         });
         let api_keys = self.config.api_keys.as_ref().map(|keys| {
@@ -383,7 +436,8 @@ impl<'c> AuthorizerBuilder<'c> {
                 .secret_store
                 .unwrap_or_else(|| Arc::new(crate::apikey::store::MemorySecretStore::default()));
             let cache =
-                RegistryCache::with_early_interval(store, keys.cache_ttl, self.early_reread);
+                RegistryCache::with_early_interval(store, keys.cache_ttl, self.early_reread)
+                    .counting(Arc::clone(&counters));
             PartnerKeyVerifier::new(Arc::new(cache))
         });
         Authorizer {
@@ -394,6 +448,8 @@ impl<'c> AuthorizerBuilder<'c> {
                 .filter(|_| self.config.check_revocation)
                 .map(RevocationCache::new),
             api_keys,
+            lines: DecisionLines::new(self.config.metrics.clone(), self.sink),
+            counters,
         }
     }
 }

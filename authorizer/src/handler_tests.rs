@@ -591,56 +591,221 @@ fn revocation_is_not_asked_when_the_signature_already_failed() {
     assert_eq!(calls.calls.load(Ordering::SeqCst), 0);
 }
 
-#[test]
-fn each_decision_logs_one_json_line_without_the_token() {
-    let sink = LogSink::default();
-    let writer = sink.clone();
+/// The decision lines of `run` (an in-memory sink), and what else it logged.
+fn lines_of(
+    build: impl FnOnce(AuthorizerBuilder<'_>) -> AuthorizerBuilder<'_>,
+    config: &Config,
+    run_it: impl FnOnce(&Authorizer),
+) -> (Vec<Value>, String) {
+    let logs = LogSink::default();
+    let writer = logs.clone();
     let subscriber = tracing_subscriber::fmt()
         .json()
         .with_writer(move || writer.clone())
         .with_max_level(tracing::Level::INFO)
         .finish();
-    // handle() reads the real clock.
-    let now = std::time::SystemTime::now()
+    let sink = telemetry::Sink::memory();
+    tracing::subscriber::with_default(subscriber, || {
+        let a = build(AuthorizerBuilder::new(config).sink(sink.clone())).build();
+        run_it(&a);
+    });
+    let text = sink.contents();
+    // Every line is JSON; a line with metrics is valid EMF.
+    let lines = text
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            if v.get("_aws").is_some() {
+                telemetry::emf::validate(l).unwrap_or_else(|e| panic!("{e}: {l}"));
+            }
+            v
+        })
+        .collect();
+    (lines, text + &logs.contents())
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
-        .as_secs();
+        .as_secs()
+}
+
+#[test]
+fn each_decision_writes_one_emf_line_without_the_token() {
+    // handle() reads the real clock.
     let current = access_claims(
         ISSUER,
         CLIENT,
         "user-1",
         "aws.cognito.signin.user.admin",
         &[],
-        now,
+        unix_now(),
     );
     let good = token(&current);
     let bad = other_rsa_key().sign(&current).unwrap();
-    tracing::subscriber::with_default(subscriber, || {
-        let a = authorizer();
-        run(a.warm_up());
-        let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {good}"), ARN)));
-        let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {bad}"), ARN)));
-    });
-    let text = sink.contents();
-    let decisions: Vec<Value> = text
-        .lines()
-        .map(|l| serde_json::from_str::<Value>(l).unwrap())
-        .filter(|l| l["target"] == "decision")
-        .collect();
+    let (decisions, text) = lines_of(
+        |b| b.jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()])))),
+        &config(&[]),
+        |a| {
+            run(a.warm_up());
+            let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {good}"), ARN)));
+            let _ = run(a.handle(AuthorizerEvent::token(format!("Bearer {bad}"), ARN)));
+        },
+    );
     assert_eq!(decisions.len(), 2, "{text}");
-    assert_eq!(decisions[0]["fields"]["outcome"], "allow");
-    assert_eq!(decisions[0]["fields"]["principal"], "user:user-1");
-    assert_eq!(decisions[1]["fields"]["outcome"], "unauthorized");
-    assert_eq!(decisions[1]["fields"]["reason"], "invalid_signature");
+    let d = &decisions[0];
+    assert_eq!(d["outcome"], "allow");
+    assert_eq!(d["reason"], "ok");
+    assert_eq!(d["service"], "authorizer");
+    assert_eq!(d["route"], "GET /items");
+    assert_eq!(d["principal"], "user:user-1");
+    assert_eq!(d["Decisions"], 1);
+    assert_eq!(d["ColdStart"], 1);
+    assert_eq!(
+        d["JwksFetches"], 1,
+        "the cold-start fetch is counted on the first line"
+    );
+    assert_eq!(decisions[1]["outcome"], "unauthorized");
+    assert_eq!(decisions[1]["reason"], "invalid_signature");
+    assert_eq!(decisions[1]["ColdStart"], 0);
+    assert_eq!(decisions[1]["JwksFetches"], 0);
     for d in &decisions {
-        assert_eq!(d["fields"]["fp"].as_str().unwrap().len(), 12);
-        assert!(d["fields"]["latency_us"].is_u64());
+        assert_eq!(d["fp"].as_str().unwrap().len(), 12);
+        assert!(d["DecisionLatency"].is_u64());
+        assert_eq!(d["_aws"]["CloudWatchMetrics"][0]["Namespace"], "SecuredApi");
     }
     for secret in [&good, &bad] {
         for part in secret.split('.') {
             assert!(!text.contains(part), "a token part reached the log");
         }
     }
+}
+
+#[test]
+fn every_authorizer_metric_is_written_with_its_dimensions() {
+    // A JWKS that fails first, an unreadable registry, Cognito unreachable.
+    let source = StaticJwks::new(&json!({"keys": []}));
+    let cfg = config(&[
+        ("API_KEYS_SECRET_ID", "missing"),
+        ("CHECK_REVOCATION", "true"),
+    ]);
+    let key = crate::apikey::format::GeneratedKey::generate().unwrap();
+    let current = access_claims(
+        ISSUER,
+        CLIENT,
+        "u",
+        "aws.cognito.signin.user.admin",
+        &[],
+        unix_now(),
+    );
+    let (lines, _) = lines_of(
+        |b| {
+            b.jwks_source(Arc::new(source.clone()))
+                .secret_store(Arc::new(crate::apikey::store::MemorySecretStore::default()))
+                .revocation(Arc::new(FakeRevocation {
+                    answer: Err(Rejection::RevocationUnavailable),
+                    calls: AtomicUsize::new(0),
+                }))
+        },
+        &cfg,
+        |a| {
+            run(a.warm_up());
+            source.set(&jwks(&[rsa_key()]));
+            let _ = run(a.handle(AuthorizerEvent::token(
+                format!("Bearer {}", token(&current)),
+                ARN,
+            )));
+            let _ = run(a.handle(AuthorizerEvent::token(
+                format!("ApiKey {}", key.expose()),
+                ARN,
+            )));
+            let _ = run(a.handle(AuthorizerEvent::token(
+                format!("Bearer {}", token(&current)),
+                "not-an-arn",
+            )));
+        },
+    );
+    let mut seen = std::collections::BTreeSet::new();
+    for l in &lines {
+        for (name, value) in l.as_object().unwrap() {
+            if value.as_u64().is_some_and(|v| v > 0) {
+                seen.insert(name.clone());
+            }
+        }
+    }
+    for set in telemetry::emf::authorizer::SETS {
+        for (name, _) in set.metrics {
+            if *name != telemetry::emf::authorizer::DECISION_LATENCY {
+                assert!(seen.contains(*name), "{name} was never counted: {lines:?}");
+            }
+        }
+    }
+    assert_eq!(lines[0]["reason"], "revocation_unavailable");
+    assert_eq!(lines[1]["reason"], "registry_unavailable");
+    assert_eq!(lines[1]["RegistryUnreadable"], 1);
+    assert_eq!(lines[2]["outcome"], "error");
+    assert_eq!(lines[2]["route"], "unmatched");
+}
+
+#[test]
+fn a_request_events_lines_carry_the_invocations_ids() {
+    let mut event = fixture(
+        include_str!("../fixtures/request-event.json"),
+        &token(&access_claims(
+            ISSUER,
+            CLIENT,
+            "u",
+            "aws.cognito.signin.user.admin",
+            &[],
+            unix_now(),
+        )),
+    );
+    event.method_arn = ARN.into();
+    let gateway_id = event.api_request_id().unwrap().to_owned();
+    let (lines, _) = lines_of(
+        |b| b.jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()])))),
+        &config(&[]),
+        |a| {
+            let invocation = telemetry::Invocation {
+                request_id: "lambda-req-1".into(),
+                api_request_id: event.api_request_id().map(str::to_owned),
+                trace_id: Some("Root=1-5759e988-bd862e3fe1be46a994272793".into()),
+            };
+            let _ = run(invocation.scope(a.handle(event.clone())));
+        },
+    );
+    assert_eq!(lines[0]["outcome"], "allow");
+    assert_eq!(lines[0]["requestId"], "lambda-req-1");
+    assert_eq!(lines[0]["apiRequestId"], gateway_id);
+    assert_eq!(
+        lines[0]["xrayTraceId"],
+        "Root=1-5759e988-bd862e3fe1be46a994272793"
+    );
+}
+
+#[test]
+fn with_metrics_and_decision_logs_off_nothing_is_written() {
+    let cfg = config(&[("POWERTOOLS_METRICS_DISABLED", "true")]);
+    let sink = telemetry::Sink::memory();
+    let a = AuthorizerBuilder::new(&cfg)
+        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()]))))
+        .sink(sink.clone())
+        .build();
+    // No subscriber: `decision` logs are off.
+    let _ = run(a.handle(AuthorizerEvent::token("Bearer a.b.c", ARN)));
+    assert_eq!(sink.contents(), "");
+    // With the decision log on, the line is written without metrics.
+    let (lines, _) = lines_of(
+        |b| b.jwks_source(Arc::new(StaticJwks::new(&jwks(&[rsa_key()])))),
+        &cfg,
+        |a| {
+            let _ = run(a.handle(AuthorizerEvent::token("Bearer a.b.c", ARN)));
+        },
+    );
+    assert_eq!(lines.len(), 1);
+    assert!(lines[0].get("_aws").is_none());
+    assert_eq!(lines[0]["reason"], "malformed_token");
 }
 
 #[test]
@@ -677,26 +842,20 @@ fn api_key_decisions_log_the_key_id_never_the_key_or_its_hash() {
         }],
     };
     let store = crate::apikey::store::MemorySecretStore::with(serde_json::to_string(&doc).unwrap());
-    let sink = LogSink::default();
-    let writer = sink.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .json()
-        .with_writer(move || writer.clone())
-        .finish();
-    tracing::subscriber::with_default(subscriber, || {
-        let cfg = config(&[("API_KEYS_SECRET_ID", "s")]);
-        let a = AuthorizerBuilder::new(&cfg)
-            .secret_store(Arc::new(store))
-            .build();
-        run(a.warm_up());
-        let r = run(a.handle(AuthorizerEvent::token(
-            format!("ApiKey {}", key.expose()),
-            ARN,
-        )));
-        assert!(r.is_ok());
-    });
-    let text = sink.contents();
-    assert!(text.contains(&format!("key:{}", key.id())), "{text}");
+    let (lines, text) = lines_of(
+        |b| b.secret_store(Arc::new(store)),
+        &config(&[("API_KEYS_SECRET_ID", "s")]),
+        |a| {
+            run(a.warm_up());
+            let r = run(a.handle(AuthorizerEvent::token(
+                format!("ApiKey {}", key.expose()),
+                ARN,
+            )));
+            assert!(r.is_ok());
+        },
+    );
+    assert_eq!(lines[0]["fp"], format!("key:{}", key.id()));
+    assert_eq!(lines[0]["RegistryReads"], 1);
     assert!(!text.contains(&key.expose()[16..]));
     let hash = crate::apikey::registry::hash_hex(key.expose());
     assert!(!text.contains(&hash[..8]), "a hash prefix reached the log");

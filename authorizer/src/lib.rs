@@ -17,8 +17,8 @@ pub mod handler;
 #[cfg(test)]
 mod handler_tests;
 pub mod jwt;
+pub mod metrics;
 pub mod reject;
-pub mod telemetry;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 

@@ -122,6 +122,10 @@ pub struct ServeArgs {
     /// /_dev/token can then act as any user on that data. Off by default.
     #[arg(long, conflicts_with = "user_pool_id")]
     pub dev_idp_with_real_backends: bool,
+    /// Print the functions' Embedded Metric Format lines (one per decision
+    /// and per api request, as CloudWatch would receive them) on stderr.
+    #[arg(long)]
+    pub print_emf: bool,
 }
 
 /// Which identity provider the authorizer trusts.
@@ -195,6 +199,8 @@ pub struct StackConfig {
     pub idp: IdpChoice,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
+    /// Print the functions' EMF lines on stderr.
+    pub print_emf: bool,
 }
 
 impl Default for StackConfig {
@@ -216,6 +222,7 @@ impl Default for StackConfig {
             registry: RegistryChoice::Development,
             idp: IdpChoice::Development,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
+            print_emf: false,
         }
     }
 }
@@ -299,6 +306,7 @@ impl ServeArgs {
             },
             idp,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
+            print_emf: self.print_emf,
         })
     }
 }

@@ -26,6 +26,32 @@ use http::{HeaderMap, HeaderValue, Method, Response, StatusCode, header};
 use serde_json::json;
 
 use crate::idp::{DevIdp, IdpError, JWKS_PATH, MintRequest, TOKEN_PATH};
+use crate::stats::Stats;
+
+/// Where the human summary of what the stack served is.
+pub const METRICS_PATH: &str = "/_dev/metrics";
+
+/// `GET /_dev/metrics`: the human summary (loopback `Host` only, like the
+/// other `/_dev` routes).
+pub fn metrics_route(stats: Arc<Stats>) -> Router {
+    Router::new().route(
+        METRICS_PATH,
+        get(move |headers: HeaderMap| {
+            let stats = Arc::clone(&stats);
+            async move {
+                if let Some(refused) = refusal(&headers, None) {
+                    return refused;
+                }
+                let mut response = Response::new(Body::from(stats.summary()));
+                response.headers_mut().insert(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; charset=utf-8"),
+                );
+                response
+            }
+        }),
+    )
+}
 
 /// The `/_dev` routes of `idp`.
 pub fn routes(idp: Arc<DevIdp>) -> Router {

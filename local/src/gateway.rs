@@ -49,12 +49,14 @@ use policies::{
     Decision, INVOKE_ACTION, Route, RouteMatch, authorization_is_canonical, evaluate, match_route,
 };
 use serde_json::Value;
+use telemetry::Invocation;
 use tracing::warn;
 
 use crate::backends::Store;
 use crate::cache::AuthorizerCache;
 use crate::config::{LOCAL_ACCOUNT_ID, LOCAL_REGION, StackConfig};
 use crate::responses::{GatewayError, preflight};
+use crate::stats::{Authorized, Stats};
 use crate::usage::{StageThrottle, UsagePlan};
 
 /// API Gateway's payload limit.
@@ -121,6 +123,7 @@ pub struct Gateway {
     stage: String,
     host: String,
     authorizer_calls: AtomicUsize,
+    stats: Arc<Stats>,
 }
 
 impl std::fmt::Debug for Gateway {
@@ -162,7 +165,13 @@ impl Gateway {
             stage: config.stage.clone(),
             host: addr.to_string(),
             authorizer_calls: AtomicUsize::new(0),
+            stats: Arc::default(),
         })
+    }
+
+    /// What the gateway has served so far.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.stats
     }
 
     /// How many times the authorizer was called (cache misses).
@@ -177,6 +186,7 @@ impl Gateway {
 
     /// Serves one request from `peer`.
     pub async fn handle(&self, request: Request<Body>, peer: Option<SocketAddr>) -> Response<Body> {
+        let started = Instant::now();
         let request_id = uuid::Uuid::now_v7().to_string();
         let mut response = match self.serve(request, peer, &request_id).await {
             Ok(response) => response,
@@ -186,6 +196,8 @@ impl Gateway {
         if let Ok(v) = HeaderValue::from_str(&request_id) {
             response.headers_mut().insert("x-amzn-requestid", v);
         }
+        self.stats
+            .request(response.status().as_u16(), started.elapsed());
         response
     }
 
@@ -222,7 +234,10 @@ impl Gateway {
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .filter(|v| authorization_is_canonical(v))
-            .ok_or(GatewayError::Unauthorized)?;
+            .ok_or_else(|| {
+                self.stats.authorized(Authorized::RefusedAtTheGate);
+                GatewayError::Unauthorized
+            })?;
         let method_arn = format!(
             "{}{}/{}",
             self.arn_prefix,
@@ -230,7 +245,8 @@ impl Gateway {
             path.strip_prefix('/').unwrap_or(path)
         );
 
-        let (authorization, latency_ms) = self.authorization(token, &method_arn).await?;
+        let (authorization, latency_ms) =
+            self.authorization(token, &method_arn, request_id).await?;
         match evaluate(
             &authorization.response.policy_document,
             INVOKE_ACTION,
@@ -268,7 +284,9 @@ impl Gateway {
             request_id,
         );
         let lambda_request: lambda_http::Request = LambdaRequest::ApiGatewayV1(event).into();
-        let response = self.app.handle(lambda_request).await;
+        let response = invocation(request_id)
+            .scope(self.app.handle(lambda_request))
+            .await;
         Ok(into_http(response))
     }
 
@@ -278,14 +296,25 @@ impl Gateway {
         &self,
         token: &str,
         method_arn: &str,
+        request_id: &str,
     ) -> Result<(Arc<Authorization>, u64), GatewayError> {
         if let Some(hit) = self.cache.get(token, Instant::now()) {
+            self.stats.authorized(Authorized::CacheHit);
             return Ok((hit, 0));
         }
         self.authorizer_calls.fetch_add(1, Ordering::SeqCst);
         let started = Instant::now();
         let event = AuthorizerEvent::token(token, method_arn);
-        match self.authorizer.authorize(event).await {
+        let answer = invocation(request_id)
+            .scope(self.authorizer.authorize(event))
+            .await;
+        self.stats.authorized(match &answer {
+            Ok(r) if r.context.permissions.is_empty() => Authorized::Deny,
+            Ok(_) => Authorized::Allow,
+            Err(HandlerError::Unauthorized) => Authorized::Unauthorized,
+            Err(HandlerError::Internal) => Authorized::Error,
+        });
+        match answer {
             Ok(response) => {
                 let authorization = Arc::new(Authorization::new(response));
                 self.cache
@@ -394,6 +423,16 @@ impl Gateway {
             }
         }
         event
+    }
+}
+
+/// A Lambda invocation's ids: a fresh Lambda request id, and the gateway's
+/// own request id as API Gateway passes it on.
+fn invocation(api_request_id: &str) -> Invocation {
+    Invocation {
+        request_id: uuid::Uuid::now_v7().to_string(),
+        api_request_id: Some(api_request_id.to_owned()),
+        trace_id: None,
     }
 }
 

@@ -32,4 +32,5 @@ pub mod idp;
 pub mod listen;
 pub mod responses;
 pub mod server;
+pub mod stats;
 pub mod usage;

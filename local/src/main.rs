@@ -46,7 +46,9 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
     println!("{}", banner(&stack.url(), &stage, &credentials));
     tokio::signal::ctrl_c().await?;
     eprintln!("local: stopping");
+    let stats = std::sync::Arc::clone(stack.gateway().stats());
     stack.shutdown().await?;
+    eprint!("{}", stats.summary());
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use authorizer::{Authorizer, AuthorizerBuilder};
 use axum::Router;
 use axum::body::Body;
 use http::Request;
+use telemetry::{MetricsConfig, Sink};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -57,6 +58,9 @@ pub enum StartError {
     /// `--cors-origin` is not a header value.
     #[error(transparent)]
     Cors(#[from] BadCorsOrigin),
+    /// The metrics settings are refused (cannot happen with the defaults).
+    #[error("metrics: {0}")]
+    Metrics(#[source] telemetry::MetricsConfigError),
 }
 
 /// A running stack.
@@ -130,9 +134,16 @@ impl Stack {
             IdpChoice::Off => {}
         }
         let authorizer_config = authorizer::Config::from_pairs(&vars)?;
+        // The functions' EMF lines, as CloudWatch would receive them.
+        let emf = if config.print_emf {
+            Sink::Stderr
+        } else {
+            Sink::Null
+        };
         let mut builder = AuthorizerBuilder::new(&authorizer_config)
             .secret_store(registry.store)
-            .user_usage_key(crate::config::LOCAL_USER_USAGE_KEY.into());
+            .user_usage_key(crate::config::LOCAL_USER_USAGE_KEY.into())
+            .sink(emf.clone());
         if let Some(cognito) = &authorizer_config.cognito {
             let source = HttpJwksSource::new(
                 cognito.jwks_uri.clone(),
@@ -153,7 +164,9 @@ impl Stack {
             }
         };
         let codec = CursorCodec::new(&cursor_key).map_err(|_| StartError::CursorKey)?;
-        let app = App::new(Store::open(&config.store).await, codec);
+        let api_metrics =
+            MetricsConfig::from_lookup(|_| None, "api").map_err(StartError::Metrics)?;
+        let app = App::new(Store::open(&config.store).await, codec).with_metrics(api_metrics, emf);
         let gateway = Arc::new(Gateway::new(
             &config,
             self_addr,
@@ -271,7 +284,7 @@ pub fn unix_now() -> u64 {
 }
 
 fn router(gateway: Arc<Gateway>, idp: Option<Arc<DevIdp>>) -> Router {
-    let mut router = Router::new();
+    let mut router = crate::dev_endpoints::metrics_route(Arc::clone(gateway.stats()));
     if let Some(idp) = idp {
         router = router.merge(crate::dev_endpoints::routes(idp));
     }

@@ -137,6 +137,17 @@ impl MethodArn {
         ))
     }
 
+    /// The route of the table this ARN's method and resource name, if any
+    /// (no allocation: logs and metrics name it per decision).
+    pub fn route(&self) -> Option<&'static crate::Route> {
+        crate::ROUTES.iter().find(|r| {
+            r.method == self.method
+                && r.path
+                    .strip_prefix('/')
+                    .is_some_and(|p| crate::routes::segments_match(p, &self.resource))
+        })
+    }
+
     /// The request path with its leading `/` (`/` for the root resource), as
     /// [`crate::match_route`] expects it.
     pub fn path(&self) -> String {

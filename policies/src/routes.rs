@@ -16,6 +16,9 @@ pub struct Route {
     pub path: &'static str,
     /// The permission the route needs.
     pub permission: Permission,
+    /// `METHOD /path` with `{id}` for the parameter, as the template and the
+    /// OpenAPI document spell it; the `route` of logs and metrics.
+    pub label: &'static str,
 }
 
 /// Every route of the API.
@@ -24,31 +27,37 @@ pub const ROUTES: &[Route] = &[
         method: "GET",
         path: "/items",
         permission: Permission::ItemsRead,
+        label: "GET /items",
     },
     Route {
         method: "GET",
         path: "/items/*",
         permission: Permission::ItemsRead,
+        label: "GET /items/{id}",
     },
     Route {
         method: "POST",
         path: "/items",
         permission: Permission::ItemsWrite,
+        label: "POST /items",
     },
     Route {
         method: "PUT",
         path: "/items/*",
         permission: Permission::ItemsWrite,
+        label: "PUT /items/{id}",
     },
     Route {
         method: "PATCH",
         path: "/items/*",
         permission: Permission::ItemsWrite,
+        label: "PATCH /items/{id}",
     },
     Route {
         method: "DELETE",
         path: "/items/*",
         permission: Permission::ItemsDelete,
+        label: "DELETE /items/{id}",
     },
 ];
 
@@ -75,7 +84,9 @@ impl Route {
     }
 }
 
-fn segments_match(pattern: &str, path: &str) -> bool {
+/// Whether `path` matches `pattern` segment by segment (`*`: one non-empty
+/// segment).
+pub(crate) fn segments_match(pattern: &str, path: &str) -> bool {
     let mut pat = pattern.split('/');
     let mut got = path.split('/');
     loop {
@@ -112,6 +123,36 @@ pub fn match_route(method: &str, path: &str) -> RouteMatch {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_method_arn_names_its_route_without_the_leading_slash() {
+        let arn = |m: &str, r: &str| -> crate::MethodArn {
+            format!("arn:aws:execute-api:us-east-1:123456789012:a/s/{m}/{r}")
+                .parse()
+                .unwrap()
+        };
+        assert_eq!(
+            arn("GET", "items/42").route().map(|r| r.label),
+            Some("GET /items/{id}")
+        );
+        assert_eq!(
+            arn("POST", "items").route().map(|r| r.label),
+            Some("POST /items")
+        );
+        assert_eq!(arn("POST", "items/42").route(), None);
+        assert_eq!(arn("GET", "items/42/x").route(), None);
+        assert_eq!(arn("GET", "").route(), None);
+    }
+
+    #[test]
+    fn each_label_is_the_method_and_the_templates_path() {
+        for r in ROUTES {
+            assert_eq!(
+                r.label,
+                format!("{} {}", r.method, r.path.replace('*', "{id}"))
+            );
+        }
+    }
 
     #[test]
     fn every_route_of_the_contract_needs_its_permission() {

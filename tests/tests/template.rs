@@ -1151,3 +1151,191 @@ fn the_machine_client_gets_exactly_the_items_scopes_and_the_authorizer_accepts_i
         }
     }
 }
+
+/// `(metric name, sorted dimension names)` of every series the functions
+/// write, from `telemetry::emf`'s lists (each function's tests show every
+/// name of its list in a line it really wrote).
+fn emitted_series() -> BTreeSet<(String, Vec<String>)> {
+    let mut out = BTreeSet::new();
+    for set in telemetry::emf::authorizer::SETS
+        .iter()
+        .chain(telemetry::emf::api::SETS.iter())
+    {
+        for dims in set.dimensions {
+            let mut dims: Vec<String> = dims.iter().map(|d| (*d).to_owned()).collect();
+            dims.sort();
+            for (name, _) in set.metrics {
+                out.insert(((*name).to_owned(), dims.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// The metrics AWS publishes for the functions that alarms may watch.
+const AWS_LAMBDA_METRICS: &[&str] = &["Errors", "Throttles", "Duration", "Invocations"];
+
+/// Checks one metric reference: ours must be a series the code writes, in
+/// the namespace parameter; AWS's must be a Lambda metric of a function.
+fn check_metric(
+    at: &str,
+    namespace: &str,
+    name: &str,
+    dims: &[String],
+    ours: &BTreeSet<(String, Vec<String>)>,
+) {
+    match namespace {
+        "MetricsNamespace" => {
+            let mut dims = dims.to_vec();
+            dims.sort();
+            assert!(
+                ours.contains(&(name.to_owned(), dims.clone())),
+                "{at}: {name} with dimensions {dims:?} is not a series the code writes"
+            );
+        }
+        "AWS/Lambda" => {
+            assert!(
+                AWS_LAMBDA_METRICS.contains(&name),
+                "{at}: AWS/Lambda {name}"
+            );
+            assert_eq!(dims, ["FunctionName"], "{at}");
+        }
+        other => panic!("{at}: namespace {other} is neither the metrics namespace nor AWS/Lambda"),
+    }
+}
+
+/// The namespace of an alarm's metric: the parameter's name for `!Ref
+/// MetricsNamespace`, or the literal.
+fn namespace_of(v: &Value) -> String {
+    ref_target(v)
+        .map(str::to_owned)
+        .or_else(|| untag(v).as_str().map(str::to_owned))
+        .expect("a namespace")
+}
+
+fn dimension_names(metric: &Value) -> Vec<String> {
+    get(metric, "Dimensions")
+        .and_then(Value::as_sequence)
+        .map(|ds| {
+            ds.iter()
+                .map(|d| str_at(d, &["Name"]).expect("dimension name").to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn every_alarm_and_dashboard_widget_watches_a_metric_the_code_writes() {
+    let t = template();
+    let ours = emitted_series();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    assert!(alarms.len() >= 9, "{} alarms", alarms.len());
+    let mut watched = BTreeSet::new();
+    for (id, alarm) in &alarms {
+        let props = get(alarm, "Properties").unwrap();
+        if let Some(name) = str_at(props, &["MetricName"]) {
+            let ns = namespace_of(raw(props, "Namespace").unwrap());
+            check_metric(id, &ns, name, &dimension_names(props), &ours);
+            watched.insert(name.to_owned());
+        }
+        for m in get(props, "Metrics")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+        {
+            if let Some(metric) = get(m, "MetricStat").and_then(|s| get(s, "Metric")) {
+                let name = str_at(metric, &["MetricName"]).unwrap();
+                let ns = namespace_of(raw(metric, "Namespace").unwrap());
+                check_metric(id, &ns, name, &dimension_names(metric), &ours);
+                watched.insert(name.to_owned());
+            }
+        }
+        // Every alarm notifies the optional topic.
+        assert!(
+            raw(props, "AlarmActions").is_some(),
+            "{id}: no AlarmActions"
+        );
+    }
+    for required in [
+        "Errors",
+        "JwksFetchFailures",
+        "RegistryUnreadable",
+        "Decisions",
+        "Requests",
+        "StoreThrottles",
+        "Throttles",
+        "Duration",
+    ] {
+        assert!(watched.contains(required), "no alarm watches {required}");
+    }
+
+    // The dashboard's body is JSON inside !Sub: every metric row names the
+    // namespace placeholder (ours) or AWS/Lambda.
+    let (_, dashboard) = of_type(&t, "AWS::CloudWatch::Dashboard")[0];
+    let body = get(dashboard, "Properties")
+        .and_then(|p| get(p, "DashboardBody"))
+        .and_then(Value::as_sequence)
+        .and_then(|s| s[0].as_str())
+        .expect("DashboardBody: !Sub [body, vars]");
+    let doc: serde_json::Value = serde_json::from_str(body).expect("the dashboard body is JSON");
+    let mut rows = 0;
+    for w in doc["widgets"].as_array().unwrap() {
+        for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
+            let row = row.as_array().unwrap();
+            let strings: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
+            let ns = match strings[0] {
+                "${Namespace}" => "MetricsNamespace",
+                other => other,
+            };
+            let dims: Vec<String> = strings[2..]
+                .iter()
+                .step_by(2)
+                .map(|s| (*s).to_owned())
+                .collect();
+            check_metric("dashboard", ns, strings[1], &dims, &ours);
+            rows += 1;
+        }
+        if w["type"] == "alarm" {
+            assert_eq!(
+                w["properties"]["alarms"].as_array().unwrap().len(),
+                alarms.len(),
+                "the dashboard shows every alarm"
+            );
+        }
+    }
+    assert!(rows >= 20, "{rows} metric rows");
+}
+
+#[test]
+fn a_saved_query_follows_one_request_through_the_three_log_groups() {
+    let t = template();
+    let queries = of_type(&t, "AWS::Logs::QueryDefinition");
+    let [(_, q)] = queries.as_slice() else {
+        panic!("one saved query");
+    };
+    let groups: BTreeSet<&str> = get(q, "Properties")
+        .and_then(|p| get(p, "LogGroupNames"))
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .filter_map(ref_target)
+        .collect();
+    assert_eq!(
+        groups,
+        BTreeSet::from(["ApiAccessLogGroup", "AuthorizerLogGroup", "ApiLogGroup"])
+    );
+    let query = str_at(q, &["Properties", "QueryString"]).unwrap();
+    for field in ["requestId", "apiRequestId", "xrayTraceId"] {
+        assert!(query.contains(field), "{field}");
+    }
+    // The access log carries the ids the query joins on.
+    let (_, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let format = str_at(api, &["Properties", "AccessLogSetting", "Format"]).unwrap();
+    for var in [
+        "$context.requestId",
+        "$context.xrayTraceId",
+        "$context.awsEndpointRequestId",
+    ] {
+        assert!(format.contains(var), "{var}");
+    }
+}

@@ -11,6 +11,7 @@
 //!   failed read, requests are refused without I/O for a second, and the
 //!   cause is logged once per failure streak, not once per request.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -18,6 +19,7 @@ use tracing::{error, info};
 
 use crate::apikey::registry::{ActiveRecord, Registry};
 use crate::apikey::store::{SecretStore, StoreError};
+use crate::metrics::Counters;
 
 /// The minimum time between two early re-reads for unknown ids.
 pub const EARLY_REREAD_INTERVAL: Duration = Duration::from_secs(10);
@@ -48,6 +50,9 @@ pub struct RegistryCache {
     early_interval: Duration,
     loaded: RwLock<Option<Loaded>>,
     reads: tokio::sync::Mutex<ReadState>,
+    /// Whether the last read failed and no fresh copy is held (the streak).
+    unreadable: AtomicBool,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for RegistryCache {
@@ -76,7 +81,21 @@ impl RegistryCache {
             early_interval,
             loaded: RwLock::new(None),
             reads: tokio::sync::Mutex::new(ReadState::default()),
+            unreadable: AtomicBool::new(false),
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts reads and their failures into `counters`.
+    pub fn counting(mut self, counters: Arc<Counters>) -> Self {
+        self.counters = counters;
+        self
+    }
+
+    /// Whether the registry is unreadable now: the last read failed, and
+    /// every key is refused until one succeeds.
+    pub fn is_unreadable(&self) -> bool {
+        self.unreadable.load(Ordering::Relaxed)
     }
 
     /// Reads now (cold start). Errors are logged by the caller.
@@ -135,6 +154,7 @@ impl RegistryCache {
 
     async fn read_into(&self, state: &mut ReadState) -> Result<usize, StoreError> {
         let started = Instant::now();
+        Counters::count(&self.counters.registry_reads);
         let result = self.store.read().await.and_then(|stored| {
             Registry::parse(&stored.text).map_err(|e| StoreError::Service(e.to_string()))
         });
@@ -150,6 +170,7 @@ impl RegistryCache {
                 }
                 state.failing = false;
                 state.last_failure = None;
+                self.unreadable.store(false, Ordering::Relaxed);
                 Ok(count)
             }
             Err(e) => {
@@ -158,6 +179,11 @@ impl RegistryCache {
                 }
                 state.failing = true;
                 state.last_failure = Some(Instant::now());
+                Counters::count(&self.counters.registry_read_failures);
+                // Unreadable only while no fresh copy is held: a failed
+                // early re-read leaves the fresh copy in use.
+                self.unreadable
+                    .store(self.fresh().is_none(), Ordering::Relaxed);
                 Err(e)
             }
         }

@@ -16,6 +16,7 @@ use tracing::{info, warn};
 
 use crate::jwt::https::{FetchError, JwksSource};
 use crate::jwt::jwk::VerifyingKey;
+use crate::metrics::Counters;
 
 /// The default minimum time between two fetches.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
@@ -30,6 +31,7 @@ pub struct JwksCache {
     /// when the last fetch started, for the cool-down.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     cooldown: Duration,
+    counters: Arc<Counters>,
 }
 
 impl std::fmt::Debug for JwksCache {
@@ -54,7 +56,14 @@ impl JwksCache {
             keys: RwLock::new(Arc::new(KeyMap::new())),
             last_fetch: tokio::sync::Mutex::new(None),
             cooldown,
+            counters: Arc::default(),
         }
+    }
+
+    /// Counts fetches and their failures into `counters`.
+    pub fn counting(mut self, counters: Arc<Counters>) -> Self {
+        self.counters = counters;
+        self
     }
 
     /// The key with this `kid`, fetching the JWKS again if it is unknown and
@@ -113,6 +122,15 @@ impl JwksCache {
     }
 
     async fn fetch_and_install(&self) -> Result<usize, FetchError> {
+        Counters::count(&self.counters.jwks_fetches);
+        let result = self.fetch_and_install_uncounted().await;
+        if result.is_err() {
+            Counters::count(&self.counters.jwks_fetch_failures);
+        }
+        result
+    }
+
+    async fn fetch_and_install_uncounted(&self) -> Result<usize, FetchError> {
         let body = self.source.fetch().await?;
         let document: JwksDocument =
             serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(e.to_string()))?;

@@ -24,6 +24,7 @@ use tracing::warn;
 use sha2::{Digest, Sha256};
 
 use crate::BoxFuture;
+use crate::metrics::Counters;
 use crate::reject::Rejection;
 
 /// How long Cognito's "not revoked" is trusted, in seconds.
@@ -140,6 +141,7 @@ impl RevocationCache {
         access_token: &str,
         expires_at: f64,
         now: f64,
+        counters: &Counters,
     ) -> Result<(), Rejection> {
         let key: [u8; 32] = Sha256::digest(access_token.as_bytes()).into();
         if let Some(answer) = self.lock().get(&key).copied()
@@ -151,11 +153,15 @@ impl RevocationCache {
                 Ok(())
             };
         }
+        Counters::count(&counters.revocation_checks);
         let result = self.check.check(access_token).await;
         let until = match &result {
             Ok(()) => (now + STILL_VALID_TTL).min(expires_at),
             Err(Rejection::Revoked) => expires_at,
-            Err(_) => return result,
+            Err(_) => {
+                Counters::count(&counters.revocation_check_failures);
+                return result;
+            }
         };
         self.remember(
             key,
@@ -240,12 +246,17 @@ mod tests {
         let cache = RevocationCache::new(cognito.clone());
         for i in 0..100 {
             assert_eq!(
-                cache.check("t1", EXP, NOW + f64::from(i) * 0.5).await,
+                cache
+                    .check("t1", EXP, NOW + f64::from(i) * 0.5, &Counters::default())
+                    .await,
                 Ok(())
             );
         }
         assert_eq!(cognito.calls(), 1);
-        cache.check("t2", EXP, NOW).await.unwrap();
+        cache
+            .check("t2", EXP, NOW, &Counters::default())
+            .await
+            .unwrap();
         assert_eq!(cognito.calls(), 2, "another token is another question");
     }
 
@@ -253,14 +264,21 @@ mod tests {
     async fn a_still_valid_answer_is_asked_again_after_a_minute() {
         let cognito = Scripted::new(Ok(()));
         let cache = RevocationCache::new(cognito.clone());
-        cache.check("t", EXP, NOW).await.unwrap();
+        cache
+            .check("t", EXP, NOW, &Counters::default())
+            .await
+            .unwrap();
         cognito.set(Err(Rejection::Revoked));
         assert_eq!(
-            cache.check("t", EXP, NOW + STILL_VALID_TTL - 1.0).await,
+            cache
+                .check("t", EXP, NOW + STILL_VALID_TTL - 1.0, &Counters::default())
+                .await,
             Ok(())
         );
         assert_eq!(
-            cache.check("t", EXP, NOW + STILL_VALID_TTL).await,
+            cache
+                .check("t", EXP, NOW + STILL_VALID_TTL, &Counters::default())
+                .await,
             Err(Rejection::Revoked)
         );
         assert_eq!(cognito.calls(), 2);
@@ -271,7 +289,10 @@ mod tests {
         let cognito = Scripted::new(Err(Rejection::Revoked));
         let cache = RevocationCache::new(cognito.clone());
         for t in [NOW, NOW + 100.0, EXP - 1.0] {
-            assert_eq!(cache.check("t", EXP, t).await, Err(Rejection::Revoked));
+            assert_eq!(
+                cache.check("t", EXP, t, &Counters::default()).await,
+                Err(Rejection::Revoked)
+            );
         }
         assert_eq!(cognito.calls(), 1);
     }
@@ -281,8 +302,14 @@ mod tests {
         let cognito = Scripted::new(Ok(()));
         let cache = RevocationCache::new(cognito.clone());
         let exp = NOW + 5.0;
-        cache.check("t", exp, NOW).await.unwrap();
-        cache.check("t", exp, exp).await.unwrap();
+        cache
+            .check("t", exp, NOW, &Counters::default())
+            .await
+            .unwrap();
+        cache
+            .check("t", exp, exp, &Counters::default())
+            .await
+            .unwrap();
         assert_eq!(cognito.calls(), 2, "the answer ended with the token");
     }
 
@@ -292,7 +319,7 @@ mod tests {
         let cache = RevocationCache::new(cognito.clone());
         for _ in 0..3 {
             assert_eq!(
-                cache.check("t", EXP, NOW).await,
+                cache.check("t", EXP, NOW, &Counters::default()).await,
                 Err(Rejection::RevocationUnavailable)
             );
         }
@@ -306,7 +333,10 @@ mod tests {
         let cache = RevocationCache::with_capacity(cognito.clone(), 8);
         for i in 0..100 {
             let token = format!("{i}{}", "x".repeat(8 * 1024));
-            cache.check(&token, EXP, NOW).await.unwrap();
+            cache
+                .check(&token, EXP, NOW, &Counters::default())
+                .await
+                .unwrap();
             assert!(cache.len() <= 8);
         }
     }
