@@ -1041,3 +1041,58 @@ async fn a_machine_token_gets_exactly_its_scopes_in_its_own_namespace() {
     assert_eq!(r.status(), 400);
     stack.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_metrics_page_sums_up_what_the_stack_served() {
+    let (stack, client) = start(config()).await;
+    let alice = bearer(&stack, "alice", &[], None);
+    for _ in 0..3 {
+        call(&client, &stack, Method::GET, "/items", Some(&alice), None).await;
+    }
+    call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some("Bearer not.a.jwt"),
+        None,
+    )
+    .await;
+    call(&client, &stack, Method::GET, "/items", None, None).await;
+    let page = client
+        .get(format!("{}/_dev/metrics", stack.url()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = page.text().await.unwrap();
+    assert!(
+        text.contains("requests: 5 (1xx 0, 2xx 3, 3xx 0, 4xx 2, 5xx 0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("authorizer decisions: 2 (allow 1, deny 0, unauthorized 1, error 0)"),
+        "{text}"
+    );
+    assert!(
+        text.contains("authorizer cache: 2 hits of 4 lookups (50.0 %)"),
+        "{text}"
+    );
+    assert!(text.contains("no authorizer call): 1"), "{text}");
+    assert!(text.contains("latency: p50 "), "{text}");
+    // Like every /_dev page, for local tools only.
+    let r = client
+        .get(format!("{}/_dev/metrics", stack.url()))
+        .header("Host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    stack.shutdown().await.unwrap();
+}
