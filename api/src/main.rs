@@ -9,6 +9,7 @@ use api::config::{Config, read_cursor_key};
 use api::store::DynamoDbStore;
 use lambda_http::request::RequestContext;
 use lambda_http::{Error, Request, RequestExt, run, service_fn};
+use telemetry::xray::XrayInterceptor;
 use telemetry::{Invocation, Sink};
 
 /// API Gateway's id of the request (REST and HTTP APIs).
@@ -23,6 +24,9 @@ fn gateway_request_id(request: &Request) -> Option<String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     telemetry::log::init();
+    // With active tracing, every DynamoDB and Secrets Manager call becomes a
+    // subsegment of the invocation.
+    telemetry::xray::init_from_lambda_env();
 
     // A bad configuration stops the cold start with a message naming the variable.
     let config = Config::from_env()?;
@@ -37,9 +41,18 @@ async fn main() -> Result<(), Error> {
         .timeout_config(timeouts)
         .load()
         .await;
-    let secrets = aws_sdk_secretsmanager::Client::new(&aws);
+    let secrets = aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(&aws)
+            .interceptor(XrayInterceptor)
+            .build(),
+    );
     let cursors = read_cursor_key(&secrets, &config.cursor_key_secret_id).await?;
-    let store = DynamoDbStore::new(aws_sdk_dynamodb::Client::new(&aws), config.table_name);
+    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&aws)
+            .interceptor(XrayInterceptor)
+            .build(),
+    );
+    let store = DynamoDbStore::new(dynamodb, config.table_name);
     let mut app = App::new(store, cursors).with_metrics(config.metrics, Sink::Stdout);
     if let Some(cors) = config.cors {
         app = app.with_cors(cors);

@@ -161,3 +161,47 @@ async fn the_cursor_key_is_read_from_its_secret_at_cold_start() {
     );
     assert!(!err.to_string().contains(&"k".repeat(64)));
 }
+
+/// With active tracing, every DynamoDB call of a client configured with
+/// `XrayInterceptor` reaches the X-Ray daemon as a subsegment of the
+/// invocation: here a UDP socket stands in for the daemon.
+#[tokio::test]
+async fn dynamodb_calls_become_x_ray_subsegments_of_a_sampled_invocation() {
+    use telemetry::xray::{XrayInterceptor, init};
+    let daemon = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    daemon
+        .set_read_timeout(Some(std::time::Duration::from_secs(2)))
+        .unwrap();
+    assert!(init(daemon.local_addr().unwrap()));
+    let sdk = moto_sdk().await;
+    let client = Client::from_conf(
+        aws_sdk_dynamodb::config::Builder::from(&sdk)
+            .interceptor(XrayInterceptor)
+            .build(),
+    );
+    let table = format!("xray-{}", uuid::Uuid::now_v7().simple());
+    DynamoDbStore::create_table(&Client::new(&sdk), &table)
+        .await
+        .unwrap();
+    let store = DynamoDbStore::new(client, &table);
+    let owner = policies::Owner::user("traced").unwrap();
+    telemetry::Invocation {
+        request_id: "lambda-1".into(),
+        api_request_id: None,
+        trace_id: Some(
+            "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1".into(),
+        ),
+    }
+    .scope(store.get(&owner, &api::item::ItemId::generate()))
+    .await
+    .unwrap();
+    let mut buf = [0u8; 4096];
+    let n = daemon.recv(&mut buf).unwrap();
+    let text = std::str::from_utf8(&buf[..n]).unwrap();
+    let doc: serde_json::Value = serde_json::from_str(text.split_once('\n').unwrap().1).unwrap();
+    assert_eq!(doc["name"], "DynamoDB");
+    assert_eq!(doc["aws"]["operation"], "GetItem");
+    assert_eq!(doc["parent_id"], "53995c3f42cd8ad8");
+    assert_eq!(doc["trace_id"], "1-5759e988-bd862e3fe1be46a994272793");
+    assert!(doc.get("fault").is_none(), "{doc}");
+}

@@ -11,6 +11,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use lambda_runtime::Diagnostic;
 use policies::{FIRST_PARTY_SCOPE, MethodArn, Principal, TokenUse};
 use telemetry::Sink;
+use telemetry::xray::XrayInterceptor;
 use tracing::{error, info};
 
 use crate::apikey::cache::RegistryCache;
@@ -92,6 +93,15 @@ pub fn sdk_timeouts() -> aws_config::timeout::TimeoutConfig {
         .build()
 }
 
+/// A Secrets Manager client whose calls are X-Ray subsegments.
+fn secrets_client(sdk: &aws_config::SdkConfig) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::from_conf(
+        aws_sdk_secretsmanager::config::Builder::from(sdk)
+            .interceptor(XrayInterceptor)
+            .build(),
+    )
+}
+
 /// Whether `value` can be an API Gateway API key value.
 pub fn is_usage_key(value: &str) -> bool {
     (20..=128).contains(&value.len()) && value.bytes().all(|b| b.is_ascii_graphic())
@@ -141,8 +151,7 @@ impl Authorizer {
                 .load()
                 .await;
             if let Some(id) = &config.user_usage_key_secret_id {
-                let client = aws_sdk_secretsmanager::Client::new(&sdk);
-                let stored = SecretsManagerStore::new(client, id.clone())
+                let stored = SecretsManagerStore::new(secrets_client(&sdk), id.clone())
                     .read()
                     .await
                     .map_err(StartupError::UserUsageKey)?;
@@ -152,13 +161,16 @@ impl Authorizer {
                 builder = builder.user_usage_key(stored.text);
             }
             if config.check_revocation {
-                let client = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+                let client = aws_sdk_cognitoidentityprovider::Client::from_conf(
+                    aws_sdk_cognitoidentityprovider::config::Builder::from(&sdk)
+                        .interceptor(XrayInterceptor)
+                        .build(),
+                );
                 builder = builder.revocation(Arc::new(CognitoRevocation::new(client)));
             }
             if let Some(keys) = &config.api_keys {
-                let client = aws_sdk_secretsmanager::Client::new(&sdk);
                 builder = builder.secret_store(Arc::new(SecretsManagerStore::new(
-                    client,
+                    secrets_client(&sdk),
                     keys.secret_id.clone(),
                 )));
             }

@@ -7,6 +7,8 @@ use telemetry::Invocation;
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
     telemetry::log::init();
+    // With active tracing, SDK calls and the JWKS fetch become subsegments.
+    telemetry::xray::init_from_lambda_env();
     // A bad configuration stops the cold start with the variable's name.
     let config = Config::from_env()?;
     let authorizer = Authorizer::from_config(&config).await?;

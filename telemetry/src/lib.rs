@@ -18,6 +18,7 @@
 pub mod emf;
 pub mod invocation;
 pub mod log;
+pub mod xray;
 
 use std::sync::{Arc, Mutex, PoisonError};
 

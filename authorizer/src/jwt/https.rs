@@ -4,6 +4,8 @@ use std::time::Duration;
 
 use reqwest::{StatusCode, Url, header, redirect};
 
+use telemetry::xray::{Call, Ended, traced};
+
 use crate::BoxFuture;
 
 /// The largest JWKS accepted. Cognito's is about 1 KiB; a response far over
@@ -60,33 +62,46 @@ impl HttpJwksSource {
 
 impl JwksSource for HttpJwksSource {
     fn fetch(&self) -> BoxFuture<'_, Result<Vec<u8>, FetchError>> {
-        Box::pin(async move {
-            let mut response = self
-                .client
-                .get(self.uri.clone())
-                .header(header::ACCEPT, "application/json")
-                .send()
-                .await
-                .map_err(FetchError::Transport)?;
-            if !response.status().is_success() {
-                return Err(FetchError::Status(response.status()));
-            }
-            if response
-                .content_length()
-                .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
-            {
+        let call = Call::Remote {
+            name: self.uri.host_str().unwrap_or("jwks"),
+            url: self.uri.as_str(),
+        };
+        let outcome = |r: &Result<Vec<u8>, FetchError>| match r {
+            Ok(_) => Ended::Ok,
+            Err(FetchError::Status(s)) if s.is_client_error() => Ended::Error,
+            Err(_) => Ended::Fault,
+        };
+        Box::pin(traced(call, outcome, self.fetch_untraced()))
+    }
+}
+
+impl HttpJwksSource {
+    async fn fetch_untraced(&self) -> Result<Vec<u8>, FetchError> {
+        let mut response = self
+            .client
+            .get(self.uri.clone())
+            .header(header::ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(FetchError::Transport)?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status(response.status()));
+        }
+        if response
+            .content_length()
+            .is_some_and(|n| n > MAX_JWKS_BYTES as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
+        // Read chunk by chunk so a body without (or lying about) its
+        // length cannot grow past the cap.
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(FetchError::Transport)? {
+            if body.len() + chunk.len() > MAX_JWKS_BYTES {
                 return Err(FetchError::TooLarge);
             }
-            // Read chunk by chunk so a body without (or lying about) its
-            // length cannot grow past the cap.
-            let mut body = Vec::new();
-            while let Some(chunk) = response.chunk().await.map_err(FetchError::Transport)? {
-                if body.len() + chunk.len() > MAX_JWKS_BYTES {
-                    return Err(FetchError::TooLarge);
-                }
-                body.extend_from_slice(&chunk);
-            }
-            Ok(body)
-        })
+            body.extend_from_slice(&chunk);
+        }
+        Ok(body)
     }
 }
