@@ -328,29 +328,11 @@ impl Authorizer {
             }
             Err(Failure::Unauthorized(why)) => {
                 detail = why.to_string();
-                Decision {
-                    outcome: "unauthorized",
-                    reason: why.code(),
-                    route,
-                    principal: None,
-                    auth_type: None,
-                    permissions: None,
-                    detail: Some(&detail),
-                    latency,
-                }
+                Decision::refused("unauthorized", why.code(), route, &detail, latency)
             }
             Err(e @ Failure::BadMethodArn(_)) => {
                 detail = e.to_string();
-                Decision {
-                    outcome: "error",
-                    reason: "bad_method_arn",
-                    route,
-                    principal: None,
-                    auth_type: None,
-                    permissions: None,
-                    detail: Some(&detail),
-                    latency,
-                }
+                Decision::refused("error", "bad_method_arn", route, &detail, latency)
             }
         };
         let unreadable = self.api_keys.as_ref().map(|k| k.cache().is_unreadable());

@@ -64,6 +64,28 @@ pub struct Decision<'a> {
     pub latency: Duration,
 }
 
+impl<'a> Decision<'a> {
+    /// A decision without a principal: `outcome` `unauthorized` or `error`.
+    pub fn refused(
+        outcome: &'static str,
+        reason: &'static str,
+        route: &'static str,
+        detail: &'a str,
+        latency: Duration,
+    ) -> Self {
+        Decision {
+            outcome,
+            reason,
+            route,
+            principal: None,
+            auth_type: None,
+            permissions: None,
+            detail: Some(detail),
+            latency,
+        }
+    }
+}
+
 /// Writes decision lines.
 #[derive(Debug)]
 pub struct DecisionLines {

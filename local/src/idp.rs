@@ -199,6 +199,18 @@ fn check(field: &'static str, value: &str) -> Result<(), IdpError> {
 mod tests {
     use super::*;
 
+    /// The payload of a token, decoded without checking anything.
+    fn claims_of(token: &str) -> Value {
+        use base64::Engine;
+        let payload = token.split('.').nth(1).unwrap();
+        serde_json::from_slice(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .decode(payload)
+                .unwrap(),
+        )
+        .unwrap()
+    }
+
     #[test]
     fn minted_tokens_carry_cognito_access_claims() {
         let idp = DevIdp::generate().unwrap();
@@ -208,14 +220,7 @@ mod tests {
                 1_800_000_000,
             )
             .unwrap();
-        let payload = minted.access_token.split('.').nth(1).unwrap();
-        use base64::Engine;
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap();
+        let claims = claims_of(&minted.access_token);
         assert_eq!(claims["iss"], idp.issuer());
         assert_eq!(claims["client_id"], DEV_CLIENT_ID);
         assert_eq!(claims["token_use"], "access");
@@ -242,14 +247,7 @@ mod tests {
                 1_800_000_000,
             )
             .unwrap();
-        let payload = minted.access_token.split('.').nth(1).unwrap();
-        use base64::Engine;
-        let claims: Value = serde_json::from_slice(
-            &base64::engine::general_purpose::URL_SAFE_NO_PAD
-                .decode(payload)
-                .unwrap(),
-        )
-        .unwrap();
+        let claims = claims_of(&minted.access_token);
         assert_eq!(claims["sub"], DEV_MACHINE_CLIENT_ID);
         assert_eq!(claims["client_id"], DEV_MACHINE_CLIENT_ID);
         assert_eq!(claims["token_use"], "access");
