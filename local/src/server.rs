@@ -64,6 +64,7 @@ pub struct Stack {
     gateway: Arc<Gateway>,
     idp: Option<Arc<DevIdp>>,
     partner_key: Option<String>,
+    router: Router,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -160,7 +161,7 @@ impl Stack {
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::listen::serve(
             listener,
-            router,
+            router.clone(),
             config.header_read_timeout,
             async {
                 let _ = signal.await;
@@ -175,6 +176,7 @@ impl Stack {
             gateway,
             idp,
             partner_key: registry.dev_key,
+            router,
             shutdown,
             task,
         })
@@ -198,6 +200,12 @@ impl Stack {
     /// How many times the authorizer ran.
     pub fn authorizer_calls(&self) -> usize {
         self.gateway.authorizer_calls()
+    }
+
+    /// The router the listener serves (the fuzz target feeds it connections
+    /// of its own through [`crate::listen::connection`]).
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     /// The development partner key (embedded registry only).
