@@ -1,5 +1,7 @@
 #!/usr/bin/env bash
 # Usage: scripts/fuzz.sh [SECONDS]        (or FUZZ_SECONDS=SECONDS; default 15)
+#   FUZZ_TARGETS="a b"  only these targets (default: every fuzz/fuzz_targets/*.rs)
+#   FUZZ_RUNS=N         also stop a target after N executions (libFuzzer -runs)
 #
 # Builds the fuzz targets of fuzz/ (cargo-fuzz, installed if missing) and
 # runs every target for SECONDS, one after the other, each from a scratch
@@ -43,19 +45,24 @@ echo "built in $((SECONDS - start)) s"
 
 work=target/fuzz-corpus
 logs=target/fuzz-logs
-rm -rf "$work" "$logs"
 mkdir -p "$work" "$logs"
 
 failed=()
 summary=()
-for file in fuzz/fuzz_targets/*.rs; do
-  target=$(basename "$file" .rs)
+targets=${FUZZ_TARGETS:-$(basename -s .rs fuzz/fuzz_targets/*.rs)}
+limits=(-max_total_time="$seconds")
+if [[ -n ${FUZZ_RUNS:-} ]]; then
+  limits+=(-runs="$FUZZ_RUNS")
+fi
+
+for target in $targets; do
+  rm -rf "${work:?}/$target"
   mkdir -p "$work/$target"
   cp fuzz/corpus/"$target"/* "$work/$target/"
-  echo "== $target: ${seconds} s"
+  echo "== $target: ${limits[*]}"
   log="$logs/$target.log"
   if "${fuzz[@]}" run "${opts[@]}" "$target" "$work/$target" -- \
-      -max_total_time="$seconds" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
+      "${limits[@]}" -timeout=10 -print_final_stats=1 >"$log" 2>&1; then
     status=ok
   else
     status=FAILED
@@ -64,10 +71,11 @@ for file in fuzz/fuzz_targets/*.rs; do
   fi
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
   rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -1)
-  summary+=("$(printf '%-22s %12s execs %9s exec/s  %s' "$target" "${runs:-?}" "${rate:-?}" "$status")")
+  took=$(sed -n 's/^Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -1)
+  summary+=("$(printf '%-22s %12s execs %6s s %9s exec/s  %s' "$target" "${runs:-?}" "${took:-?}" "${rate:-?}" "$status")")
 done
 
-echo "== fuzzing summary (${seconds} s per target; logs in $logs)"
+echo "== fuzzing summary (${limits[*]} per target; logs in $logs)"
 printf '%s\n' "${summary[@]}"
 if ((${#failed[@]})); then
   echo "fuzz targets failed: ${failed[*]}" >&2
