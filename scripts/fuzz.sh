@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Usage: scripts/fuzz.sh [SECONDS]        (or FUZZ_SECONDS=SECONDS; default 15)
+# Usage: scripts/fuzz.sh [SECONDS]        (or FUZZ_SECONDS=SECONDS; default 10)
 #   FUZZ_TARGETS="a b"  only these targets (default: every fuzz/fuzz_targets/*.rs)
 #   FUZZ_RUNS=N         also stop a target after N executions (libFuzzer -runs)
 #
@@ -19,7 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_FUZZ_VERSION=0.13.2
-seconds=${1:-${FUZZ_SECONDS:-15}}
+seconds=${1:-${FUZZ_SECONDS:-10}}
 
 export AWS_REGION=us-east-1
 export AWS_DEFAULT_REGION=us-east-1
