@@ -16,6 +16,7 @@ pub mod fingerprint;
 pub mod handler;
 #[cfg(test)]
 mod handler_tests;
+mod json;
 pub mod jwt;
 pub mod metrics;
 pub mod reject;

@@ -436,7 +436,10 @@ fn invocation(api_request_id: &str) -> Invocation {
     }
 }
 
-/// `host` or `host:port` with a plain DNS name or IPv4 address.
+/// `host` or `host:port` with a plain DNS name or IPv4 address, which the
+/// URL parser lambda_http uses reads too: it takes a name whose last label
+/// is numeric for an IPv4 address, so `127.d0.0.1` or `4294967296` would
+/// make it panic (found by the local_http fuzz target).
 fn is_plain_host(h: &str) -> bool {
     let (name, port) = match h.rsplit_once(':') {
         Some((n, p)) => (n, Some(p)),
@@ -448,6 +451,7 @@ fn is_plain_host(h: &str) -> bool {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
         && port.is_none_or(|p| p.parse::<u16>().is_ok())
+        && reqwest::Url::parse(&format!("http://{h}/")).is_ok()
 }
 
 /// The api's response as an HTTP response (API Gateway passes a proxy
@@ -611,5 +615,9 @@ mod tests {
         assert!(!is_plain_host("x:99999"));
         assert!(!is_plain_host("[::1]:3000"));
         assert!(!is_plain_host(""));
+        for numeric_last_label in ["127.d0.0.1", "4294967296", "1.2.3.256"] {
+            assert!(!is_plain_host(numeric_last_label), "{numeric_last_label}");
+        }
+        assert!(is_plain_host("12"));
     }
 }

@@ -16,9 +16,11 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
+use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulConnection, GracefulShutdown};
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
 use tower::ServiceExt;
 use tracing::{debug, trace};
@@ -35,10 +37,7 @@ pub async fn serve(
     header_read_timeout: Duration,
     shutdown: impl std::future::Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new())
-        .header_read_timeout(header_read_timeout)
-        .keep_alive(true);
+    let http = http1(header_read_timeout);
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
@@ -58,14 +57,7 @@ pub async fn serve(
         if let Err(e) = tcp.set_nodelay(true) {
             trace!(error = %e, "TCP_NODELAY not set");
         }
-        let service = router
-            .clone()
-            .map_request(move |mut request: http::Request<Incoming>| {
-                request.extensions_mut().insert(ConnectInfo(peer));
-                request
-            });
-        let connection = graceful
-            .watch(http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service)));
+        let connection = graceful.watch(connection(&http, tcp, peer, router.clone()));
         tokio::spawn(async move {
             // Timeouts and resets end here: the client went away or was too slow.
             if let Err(e) = connection.await {
@@ -81,6 +73,34 @@ pub async fn serve(
         debug!("requests still in flight at shutdown were cut off");
     }
     Ok(())
+}
+
+/// The HTTP/1.1 settings every connection is served with.
+pub fn http1(header_read_timeout: Duration) -> http1::Builder {
+    let mut http = http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_read_timeout)
+        .keep_alive(true);
+    http
+}
+
+/// One connection from `peer` over `io`, served by `router` with `http`'s
+/// settings, each request carrying `ConnectInfo(peer)`. [`serve`] runs one
+/// per accepted socket; the fuzz target runs one over an in-memory pipe.
+pub fn connection<I>(
+    http: &http1::Builder,
+    io: I,
+    peer: SocketAddr,
+    router: Router,
+) -> impl GracefulConnection<Error = hyper::Error> + Send + 'static
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = router.map_request(move |mut request: http::Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    http.serve_connection(TokioIo::new(io), TowerToHyperService::new(service))
 }
 
 /// The peer address a request came from (set by [`serve`]).

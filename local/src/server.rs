@@ -70,6 +70,7 @@ pub struct Stack {
     gateway: Arc<Gateway>,
     idp: Option<Arc<DevIdp>>,
     partner_key: Option<String>,
+    router: Router,
     shutdown: oneshot::Sender<()>,
     task: JoinHandle<std::io::Result<()>>,
 }
@@ -178,7 +179,7 @@ impl Stack {
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::listen::serve(
             listener,
-            router,
+            router.clone(),
             config.header_read_timeout,
             async {
                 let _ = signal.await;
@@ -193,6 +194,7 @@ impl Stack {
             gateway,
             idp,
             partner_key: registry.dev_key,
+            router,
             shutdown,
             task,
         })
@@ -216,6 +218,12 @@ impl Stack {
     /// How many times the authorizer ran.
     pub fn authorizer_calls(&self) -> usize {
         self.gateway.authorizer_calls()
+    }
+
+    /// The router the listener serves (the fuzz target feeds it connections
+    /// of its own through [`crate::listen::connection`]).
+    pub fn router(&self) -> Router {
+        self.router.clone()
     }
 
     /// The development partner key (embedded registry only).

@@ -115,20 +115,26 @@ impl Registry {
         struct Outer {
             keys: Vec<serde_json::Value>,
         }
-        let outer: Outer =
-            serde_json::from_str(text).map_err(|e| UnreadableRegistry(e.to_string()))?;
+        let outer: Outer = crate::json::from_object_slice(text.as_bytes())
+            .map_err(|e| UnreadableRegistry(e.to_string()))?;
         let mut keys = Vec::with_capacity(outer.keys.len());
         for (index, value) in outer.keys.into_iter().enumerate() {
             let id = value
                 .get("id")
                 .and_then(serde_json::Value::as_str)
                 .map(str::to_owned);
-            match serde_json::from_value::<KeyRecord>(value) {
+            // An array would be read by position: a record is an object.
+            let record = if value.is_object() {
+                serde_json::from_value::<KeyRecord>(value).map_err(|e| e.to_string())
+            } else {
+                Err("a record is a JSON object".to_owned())
+            };
+            match record {
                 Ok(record) => keys.push(record),
                 Err(e) => warn!(
                     index,
                     key_id = id.as_deref().unwrap_or(""),
-                    reason = %BadRecord::Shape(e.to_string()),
+                    reason = %BadRecord::Shape(e),
                     "partner key record skipped"
                 ),
             }
@@ -336,6 +342,20 @@ mod tests {
         let registry = Registry::parse(&text).unwrap();
         assert_eq!(registry.len(), 1);
         assert!(registry.get("good").is_some());
+    }
+
+    #[test]
+    fn the_array_forms_of_the_document_and_of_a_record_are_refused() {
+        // serde's derive would read both by position (found by the registry
+        // fuzz target).
+        let good = serde_json::to_value(record("good")).unwrap();
+        let document = serde_json::json!([[good.clone()]]).to_string();
+        assert!(Registry::parse(&document).is_err());
+        let positional = serde_json::json!(["p", "acme", hash_hex("k"), ["items:read"]]);
+        let text = serde_json::json!({"keys": [positional, good]}).to_string();
+        let registry = Registry::parse(&text).unwrap();
+        assert_eq!(registry.len(), 1);
+        assert!(registry.get("p").is_none());
     }
 
     #[test]

@@ -73,7 +73,7 @@ impl ClaimRules {
     /// Checks the decoded payload at time `now` (Unix seconds).
     pub fn check(&self, payload: &[u8], now: f64) -> Result<VerifiedToken, Rejection> {
         let raw: RawClaims =
-            serde_json::from_slice(payload).map_err(|_| Rejection::MalformedClaims)?;
+            crate::json::from_object_slice(payload).map_err(|_| Rejection::MalformedClaims)?;
 
         let exp = number(raw.exp, "exp")?.ok_or(Rejection::MissingClaim("exp"))?;
         if now >= exp + self.leeway {
@@ -515,6 +515,26 @@ mod tests {
         assert_eq!(r.check(b"{\"sub\":", NOW), Err(Rejection::MalformedClaims));
         assert_eq!(
             r.check(br#"{"sub":"a","sub":"b"}"#, NOW),
+            Err(Rejection::MalformedClaims)
+        );
+        // serde's derive would read the claims by position (found by the
+        // jwt_claims fuzz target).
+        let positional = json!([
+            NOW + 60.0,
+            null,
+            null,
+            POOL,
+            "access",
+            "client1",
+            null,
+            "user-1",
+            null,
+            null,
+            null,
+            null
+        ]);
+        assert_eq!(
+            r.check(positional.to_string().as_bytes(), NOW),
             Err(Rejection::MalformedClaims)
         );
     }

@@ -59,7 +59,7 @@ pub enum UnusableJwk {
     /// A key type or curve this verifier does not accept (oct keys among them).
     #[error("JWK {0:?} has an unsupported key type or curve")]
     UnsupportedKey(String),
-    /// An `alg` outside the allow-list.
+    /// An `alg` outside the allow-list, or one the key's type cannot do.
     #[error("JWK {0:?} names an unsupported alg")]
     UnsupportedAlg(String),
     /// Components that do not make a key.
@@ -118,12 +118,21 @@ impl VerifyingKey {
         };
         let key =
             DecodingKey::from_jwk(&jwk).map_err(|_| UnusableJwk::BadKeyMaterial(kid.clone()))?;
-        Ok(VerifyingKey {
+        let key = VerifyingKey {
             kid,
             kind,
             alg,
             key,
-        })
+        };
+        // An `alg` this key type cannot do (RS256 on an EC key) would refuse
+        // every token: such a key cannot be used at all, so it is left out
+        // like any other (found by the `jwks` fuzz target).
+        if let Some(alg) = key.alg
+            && key.check_agreement(alg).is_err()
+        {
+            return Err(UnusableJwk::UnsupportedAlg(key.kid));
+        }
+        Ok(key)
     }
 
     /// Whether this key may verify a token whose header says `alg`: the JWK's
@@ -223,6 +232,29 @@ mod tests {
             VerifyingKey::from_json(json!("k")),
             Err(UnusableJwk::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn a_key_whose_alg_needs_another_key_type_is_left_out() {
+        // The fuzz target's find: an EC key labelled RS256 (here reached
+        // through duplicate members, of which the last one counts).
+        let ec = json!({"kty": "EC", "kid": "e", "crv": "P-256", "alg": "RS256", "use": "sig",
+            "x": "wUbMvxMoNeBbttIezt2FkdQgCfPpkiZEEV-JDAf_SyI",
+            "y": "wRKUpDlo5c4e4f-XzOux-qRbptg7O07Pr9ItUcRIPdk"});
+        assert_eq!(
+            VerifyingKey::from_json(ec.clone()).unwrap_err(),
+            UnusableJwk::UnsupportedAlg("e".into())
+        );
+        let mut es256 = ec;
+        es256["alg"] = json!("ES256");
+        assert_eq!(
+            VerifyingKey::from_json(es256).unwrap().kind,
+            KeyKind::EcP256
+        );
+        assert_eq!(
+            VerifyingKey::from_json(rsa(json!({"alg": "ES384"}))).unwrap_err(),
+            UnusableJwk::UnsupportedAlg("k1".into())
+        );
     }
 
     #[test]

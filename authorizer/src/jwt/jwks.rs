@@ -21,7 +21,8 @@ use crate::metrics::Counters;
 /// The default minimum time between two fetches.
 pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
 
-type KeyMap = HashMap<String, Arc<VerifyingKey>>;
+/// The usable keys of a JWKS document, by `kid`.
+pub type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
 /// The process-wide key set of one user pool.
 pub struct JwksCache {
@@ -46,6 +47,27 @@ impl std::fmt::Debug for JwksCache {
 #[derive(Deserialize)]
 struct JwksDocument {
     keys: Vec<serde_json::Value>,
+}
+
+/// Reads a fetched JWKS document (untrusted bytes): its usable keys by `kid`,
+/// each unusable one logged and left out. Fails when the body is not a JWKS
+/// document or holds no usable key. Pure, so it can be fuzzed on its own.
+pub fn parse_jwks(body: &[u8]) -> Result<KeyMap, FetchError> {
+    let document: JwksDocument =
+        crate::json::from_object_slice(body).map_err(|e| FetchError::Malformed(e.to_string()))?;
+    let mut keys = KeyMap::new();
+    for value in document.keys {
+        match VerifyingKey::from_json(value) {
+            Ok(key) => {
+                keys.insert(key.kid.clone(), Arc::new(key));
+            }
+            Err(why) => info!(reason = %why, "JWK skipped"),
+        }
+    }
+    if keys.is_empty() {
+        return Err(FetchError::NoUsableKey);
+    }
+    Ok(keys)
 }
 
 impl JwksCache {
@@ -132,24 +154,33 @@ impl JwksCache {
 
     async fn fetch_and_install_uncounted(&self) -> Result<usize, FetchError> {
         let body = self.source.fetch().await?;
-        let document: JwksDocument =
-            serde_json::from_slice(&body).map_err(|e| FetchError::Malformed(e.to_string()))?;
-        let mut keys = KeyMap::new();
-        for value in document.keys {
-            match VerifyingKey::from_json(value) {
-                Ok(key) => {
-                    keys.insert(key.kid.clone(), Arc::new(key));
-                }
-                Err(why) => info!(reason = %why, "JWK skipped"),
-            }
-        }
-        if keys.is_empty() {
-            return Err(FetchError::NoUsableKey);
-        }
+        let keys = parse_jwks(&body)?;
         let count = keys.len();
         // Replace, not merge: a key the pool has retired must stop verifying.
         *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
         info!(keys = count, "JWKS installed");
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::token::SigAlg;
+    use crate::testkit::{SigningKey, jwks};
+
+    #[test]
+    fn a_jwks_is_an_object_with_a_keys_array() {
+        let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
+        let document = jwks(&[&key]);
+        let keys = parse_jwks(document.to_string().as_bytes()).unwrap();
+        assert_eq!(keys.keys().collect::<Vec<_>>(), ["k1"]);
+        // serde's derive would read `[[keys]]` by position (found by the
+        // jwks fuzz target).
+        let positional = serde_json::json!([document["keys"]]).to_string();
+        assert!(matches!(
+            parse_jwks(positional.as_bytes()),
+            Err(FetchError::Malformed(_))
+        ));
     }
 }

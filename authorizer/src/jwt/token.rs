@@ -114,7 +114,7 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, Rejection> {
         .map_err(|_| Rejection::MalformedToken("header is not base64url"))?;
     // Duplicate members are refused by serde for known fields, which closes
     // the "two alg values" ambiguity.
-    let raw: RawHeader = serde_json::from_slice(&header_json)
+    let raw: RawHeader = crate::json::from_object_slice(&header_json)
         .map_err(|_| Rejection::MalformedToken("header is not a JSON object"))?;
 
     if raw.crit.is_some() {
@@ -243,6 +243,16 @@ mod tests {
         let t = token(r#"{"alg":"RS256","alg":"none","kid":"k"}"#);
         assert_eq!(
             parse(&t),
+            Err(Rejection::MalformedToken("header is not a JSON object"))
+        );
+    }
+
+    #[test]
+    fn a_header_that_is_a_json_array_is_refused() {
+        // serde's derive reads `[alg, kid, crit]` by position (found by the
+        // jwt_token fuzz target).
+        assert_eq!(
+            parse(&token(r#"["RS256","k",null]"#)),
             Err(Rejection::MalformedToken("header is not a JSON object"))
         );
     }
