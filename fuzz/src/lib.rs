@@ -43,6 +43,25 @@ pub const CURSOR_KEY: &[u8] = b"fuzzing-cursor-key-at-least-32-bytes";
 /// The owner the api harnesses act for; the seed cursors are issued to it.
 pub const OWNER: &str = "user:6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
 
+/// The length of the `keys` array of a document a parser accepted as a JWKS
+/// or a registry, asserting the shape both have: a JSON object with a `keys`
+/// array. Members the parsers do not read are skipped, and RFC 8259 (section
+/// 8.2) lets their strings hold escapes that are no Unicode text (a lone
+/// `\ud800`), which `serde_json::Value` refuses; this check reads past them
+/// as the parsers do.
+pub fn keys_array_len(json: &[u8]) -> usize {
+    #[derive(serde::Deserialize)]
+    struct KeySet {
+        keys: Vec<serde::de::IgnoredAny>,
+    }
+    let first = json
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
+    assert_eq!(first, Some(&b'{'), "accepted a document that is no object");
+    let document: KeySet = serde_json::from_slice(json).unwrap();
+    document.keys.len()
+}
+
 /// The bytes as UTF-8 text, or `None` (most boundaries receive text).
 pub fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
