@@ -20,6 +20,8 @@ echo "== emulated deploy: SAM's translation created as a stack on moto server, t
 scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
+echo "== the published contract: openapi-spec-validator, then schemathesis against the local stack (tools in .venv-contract)"
+scripts/api-contract.sh
 echo "== fuzzing: every fuzz target for a short fixed time (docs/FUZZING.md)"
 scripts/fuzz.sh
 echo "== sam build: both functions' arm64 bootstrap binaries (cargo-lambda and zig in .venv-lambda)"

@@ -3,7 +3,8 @@
 #   .venv-sam      aws-sam-cli (with cfn-lint)     scripts/requirements-sam.txt
 #   .venv-checkov  checkov                         scripts/requirements-checkov.txt
 #   .venv-lambda   cargo-lambda and ziglang        scripts/requirements-lambda.txt
-# Usage: scripts/tools.sh [sam|checkov|lambda ...]   (default: all three)
+#   .venv-contract openapi-spec-validator, schemathesis  scripts/requirements-contract.txt
+# Usage: scripts/tools.sh [sam|checkov|lambda|contract ...]   (default: the first three)
 # Idempotent: a venv is rebuilt only when its pinned requirements change.
 # Separate venvs because checkov pins a boto3 that aws-sam-cli does not accept.
 set -euo pipefail
@@ -27,6 +28,7 @@ for tool in "$@"; do
     sam) install sam sam ;;
     checkov) install checkov checkov ;;
     lambda) install lambda cargo-lambda ;;
-    *) echo "tools.sh: unknown tool $tool (sam, checkov or lambda)" >&2; exit 2 ;;
+    contract) install contract st ;;
+    *) echo "tools.sh: unknown tool $tool (sam, checkov, lambda or contract)" >&2; exit 2 ;;
   esac
 done

@@ -20,7 +20,10 @@
 //!    `usageIdentifierKey` from the authorizer → 403; then the partner usage
 //!    plan's bucket for that key → 429 (the users' shared key is in a plan
 //!    as wide as the stage throttle, so only step 3 bounds it);
-//! 8. the api, called with the REST proxy event (payload 1.0) converted by
+//! 8. the request validator, for the methods with a model in the template:
+//!    a body that is not JSON or breaks the model → 400 `BAD_REQUEST_BODY`,
+//!    the api not invoked ([`crate::contract`]);
+//! 9. the api, called with the REST proxy event (payload 1.0) converted by
 //!    `lambda_http` exactly as in Lambda, the authorizer context in
 //!    `requestContext.authorizer` (values flattened to strings as API
 //!    Gateway does, plus `principalId` and `integrationLatency`).
@@ -55,6 +58,7 @@ use tracing::warn;
 use crate::backends::Store;
 use crate::cache::AuthorizerCache;
 use crate::config::{LOCAL_ACCOUNT_ID, LOCAL_REGION, StackConfig};
+use crate::contract::{BodyCheck, check_body};
 use crate::responses::{GatewayError, preflight};
 use crate::stats::{Authorized, Stats};
 use crate::usage::{StageThrottle, UsagePlan};
@@ -271,6 +275,13 @@ impl Gateway {
         let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)
             .await
             .map_err(|_| GatewayError::RequestTooLarge)?;
+        let content_type = parts
+            .headers
+            .get(header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap_or_default());
+        if check_body(route.label, content_type, &body) == BodyCheck::Invalid {
+            return Err(GatewayError::BadRequestBody);
+        }
         let event = self.proxy_event(
             &parts.method,
             path,

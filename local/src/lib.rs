@@ -5,8 +5,9 @@
 //! of API Gateway's REST API ([`gateway`]): the same route table, the TOKEN
 //! event, the authorizer result cache ([`cache`]), policy evaluation, usage
 //! plan and stage throttles ([`usage`]), gateway responses and the CORS
-//! preflight ([`responses`]). A development identity provider ([`idp`])
-//! signs tokens, and [`dev_endpoints`] serves them and its JWKS to local
+//! preflight ([`responses`]), the template's request validator and the
+//! published OpenAPI document ([`contract`]). A development identity
+//! provider ([`idp`]) signs tokens, and [`dev_endpoints`] serves them and its JWKS to local
 //! tools only; [`backends`] chooses memory or real AWS (or moto) stores;
 //! [`listen`] serves HTTP with a header-read timeout; [`server`] starts it
 //! all; [`config`] holds the flags.
@@ -26,6 +27,7 @@ pub mod backends;
 pub mod banner;
 pub mod cache;
 pub mod config;
+pub mod contract;
 pub mod dev_endpoints;
 pub mod gateway;
 pub mod idp;

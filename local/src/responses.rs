@@ -48,6 +48,9 @@ pub enum GatewayError {
     AuthorizerFailure,
     /// The body is over API Gateway's 10 MB payload limit (`REQUEST_TOO_LARGE`).
     RequestTooLarge,
+    /// The request validator refused the body: not JSON, or not valid
+    /// against the method's model (`BAD_REQUEST_BODY`).
+    BadRequestBody,
 }
 
 impl GatewayError {
@@ -61,6 +64,7 @@ impl GatewayError {
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::AuthorizerFailure => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            GatewayError::BadRequestBody => StatusCode::BAD_REQUEST,
         }
     }
 
@@ -74,6 +78,7 @@ impl GatewayError {
             GatewayError::Throttled => "THROTTLED",
             GatewayError::AuthorizerFailure => "AUTHORIZER_CONFIGURATION_ERROR",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
+            GatewayError::BadRequestBody => "BAD_REQUEST_BODY",
         }
     }
 
@@ -93,6 +98,7 @@ impl GatewayError {
             GatewayError::Throttled => Some("Too Many Requests"),
             GatewayError::AuthorizerFailure => None,
             GatewayError::RequestTooLarge => Some("Request Too Long"),
+            GatewayError::BadRequestBody => Some("Invalid request body"),
         }
     }
 
@@ -106,6 +112,7 @@ impl GatewayError {
             GatewayError::Throttled => "TooManyRequestsException",
             GatewayError::AuthorizerFailure => "AuthorizerConfigurationException",
             GatewayError::RequestTooLarge => "RequestTooLargeException",
+            GatewayError::BadRequestBody => "BadRequestException",
         }
     }
 
@@ -122,6 +129,9 @@ impl GatewayError {
             }
             GatewayError::Throttled => {
                 json!({"type": "about:blank", "title": "Too Many Requests", "status": status, "detail": detail})
+            }
+            GatewayError::BadRequestBody => {
+                json!({"type": "about:blank", "title": "Bad Request", "status": status, "detail": detail})
             }
             GatewayError::AuthorizerFailure => {
                 json!({"type": "about:blank", "title": "Server error", "detail": detail, "errorType": self.response_type()})
@@ -193,6 +203,18 @@ mod tests {
         assert_eq!(e.status(), 403);
         assert_eq!(e.body()["detail"], "Missing Authentication Token");
         assert_eq!(e.body()["errorType"], "MISSING_AUTHENTICATION_TOKEN");
+    }
+
+    #[test]
+    fn a_refused_body_renders_the_templates_problem_json() {
+        let r = GatewayError::BadRequestBody.to_response(&HeaderValue::from_static("*"));
+        assert_eq!(r.status(), 400);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+        assert_eq!(r.headers()["x-amzn-errortype"], "BadRequestException");
+        assert_eq!(
+            GatewayError::BadRequestBody.body(),
+            json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "Invalid request body"})
+        );
     }
 
     #[test]

@@ -292,7 +292,8 @@ pub fn unix_now() -> u64 {
 }
 
 fn router(gateway: Arc<Gateway>, idp: Option<Arc<DevIdp>>) -> Router {
-    let mut router = crate::dev_endpoints::metrics_route(Arc::clone(gateway.stats()));
+    let mut router = crate::dev_endpoints::metrics_route(Arc::clone(gateway.stats()))
+        .merge(crate::contract::openapi_route());
     if let Some(idp) = idp {
         router = router.merge(crate::dev_endpoints::routes(idp));
     }
