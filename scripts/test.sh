@@ -20,6 +20,9 @@ echo "== emulated deploy: SAM's translation created as a stack on moto server, t
 scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
+echo "== the README's first command as written: every curl line of its banner answers as stated (scripts/readme_check.py, tested by scripts/test_readme_check.py)"
+python3 scripts/test_readme_check.py
+python3 scripts/readme_check.py
 echo "== fuzzing: every fuzz target for a short fixed time (docs/FUZZING.md)"
 scripts/fuzz.sh
 echo "== sam build: both functions' arm64 bootstrap binaries (cargo-lambda and zig in .venv-lambda)"
