@@ -23,6 +23,8 @@ scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
 echo "== the README's first command as written: every curl line of its banner answers as stated (scripts/readme_check.py, tested by scripts/test_readme_check.py)"
 python3 scripts/test_readme_check.py
 python3 scripts/readme_check.py
+echo "== a real browser: headless Chromium on a page of another origin against the local stack (scripts/browser-test.sh)"
+scripts/browser-test.sh
 echo "== fuzzing: every fuzz target for a short fixed time (docs/FUZZING.md)"
 scripts/fuzz.sh
 echo "== sam build: both functions' arm64 bootstrap binaries (cargo-lambda and zig in .venv-lambda)"
