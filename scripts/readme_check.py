@@ -134,14 +134,17 @@ def run_curls(banner: Banner, workdir: Path) -> list[str]:
     ]
     for i, (line, _) in enumerate(banner.curls):
         script += [f"LINE={i}", line]
-    result = subprocess.run(
-        ["bash", "-c", "\n".join(script)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            ["bash", "-c", "\n".join(script)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired as e:
+        raise CheckFailed(f"the curl lines took over {e.timeout:.0f} s") from None
     print(result.stdout, end="")
     failures = []
     for i, (line, expected) in enumerate(banner.curls):

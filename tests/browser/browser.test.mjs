@@ -150,7 +150,7 @@ describe('a page on another origin uses the local stack', () => {
     page.on('requestfailed', (r) => consoleLines.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
     await page.goto(appOrigin + '/');
     assert.equal(await page.evaluate(() => typeof window.items), 'object', 'page/app.js did not load');
-  });
+  }, { timeout: 120_000 });
 
   after(async () => {
     await context?.close();
@@ -161,7 +161,8 @@ describe('a page on another origin uses the local stack', () => {
 
   /** A step whose failure keeps a screenshot, the console and the stack's stderr. */
   function step(name, fn) {
-    it(name, async () => {
+    // A hung fetch or page must fail the run, not hold CI until its limit.
+    it(name, { timeout: 30_000 }, async () => {
       try {
         await fn();
       } catch (e) {
