@@ -20,6 +20,11 @@ echo "== emulated deploy: SAM's translation created as a stack on moto server, t
 scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
+echo "== the README's first command as written: every curl line of its banner answers as stated (scripts/readme_check.py, tested by scripts/test_readme_check.py)"
+python3 scripts/test_readme_check.py
+python3 scripts/readme_check.py
+echo "== a real browser: headless Chromium on a page of another origin against the local stack (scripts/browser-test.sh)"
+scripts/browser-test.sh
 echo "== the published contract: openapi-spec-validator, then schemathesis against the local stack (tools in .venv-contract)"
 scripts/api-contract.sh
 echo "== fuzzing: every fuzz target for a short fixed time (docs/FUZZING.md)"

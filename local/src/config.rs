@@ -79,7 +79,8 @@ pub struct ServeArgs {
     /// (0 = no cache, at most 3600), as the authorizer's `ReauthorizeEvery`.
     #[arg(long, default_value_t = 300)]
     pub authorizer_cache_ttl: u64,
-    /// `Access-Control-Allow-Origin` of preflights and gateway responses.
+    /// The one browser origin (or `*`) allowed by CORS: preflights, gateway
+    /// responses and the api's own answers, as `AllowedOrigin` deployed.
     #[arg(long, default_value = "*")]
     pub cors_origin: String,
     /// Usage plan: requests per second per usage identifier key (0 = off).
@@ -264,7 +265,9 @@ impl ServeArgs {
                 format!("must be 0 to {MAX_CACHE_TTL_SECONDS} seconds"),
             ));
         }
-        if self.cors_origin.is_empty() || self.cors_origin.chars().any(char::is_control) {
+        // The api's own check of ALLOWED_ORIGIN, which equals the template's
+        // AllowedPattern: what the deployed stack refuses, this one refuses.
+        if api::cors::Cors::new(&self.cors_origin).is_err() {
             return Err(invalid(
                 "cors-origin",
                 "must be * or an origin such as http://localhost:5173",
@@ -394,6 +397,26 @@ mod tests {
             .idp,
             IdpChoice::Cognito { .. }
         ));
+    }
+
+    #[test]
+    fn the_cors_origin_is_what_the_templates_allowed_origin_accepts() {
+        for ok in ["*", "http://127.0.0.1:5173", "https://app.example.com"] {
+            assert_eq!(parse(&["--cors-origin", ok]).unwrap().cors_origin, ok);
+        }
+        for bad in [
+            "",
+            "null",
+            "localhost:5173",
+            "http://a.com/",
+            "https://a.com/x",
+        ] {
+            assert_eq!(
+                parse(&["--cors-origin", bad]).unwrap_err().flag,
+                "cors-origin",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -6,6 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::sync::Arc;
 
 use api::App;
+use api::cors::Cors;
 use api::cursor::CursorCodec;
 use authorizer::jwt::https::HttpJwksSource;
 use authorizer::{Authorizer, AuthorizerBuilder};
@@ -58,6 +59,9 @@ pub enum StartError {
     /// `--cors-origin` is not a header value.
     #[error(transparent)]
     Cors(#[from] BadCorsOrigin),
+    /// `--cors-origin` is not an origin the api accepts as `ALLOWED_ORIGIN`.
+    #[error("--cors-origin: {0}")]
+    CorsOrigin(#[source] api::cors::BadOrigin),
     /// The metrics settings are refused (cannot happen with the defaults).
     #[error("metrics: {0}")]
     Metrics(#[source] telemetry::MetricsConfigError),
@@ -167,7 +171,14 @@ impl Stack {
         let codec = CursorCodec::new(&cursor_key).map_err(|_| StartError::CursorKey)?;
         let api_metrics =
             MetricsConfig::from_lookup(|_| None, "api").map_err(StartError::Metrics)?;
-        let app = App::new(Store::open(&config.store).await, codec).with_metrics(api_metrics, emf);
+        // The template gives the api ALLOWED_ORIGIN = AllowedOrigin, the same
+        // origin as the preflight and the gateway responses: with a proxy
+        // integration API Gateway adds no CORS header to the function's
+        // answers, so without this a browser hides every 200/201 from a page.
+        let cors = Cors::new(&config.cors_origin).map_err(StartError::CorsOrigin)?;
+        let app = App::new(Store::open(&config.store).await, codec)
+            .with_metrics(api_metrics, emf)
+            .with_cors(cors);
         let gateway = Arc::new(Gateway::new(
             &config,
             self_addr,
