@@ -199,6 +199,10 @@ def check(readme_path: Path, banner_timeout: float) -> None:
         stderr=log,
         text=True,
         start_new_session=True,
+        # Ctrl-C as a terminal delivers it: a shell running this check in the
+        # background hands its children SIGINT ignored, and an ignored signal
+        # stays ignored across exec.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     try:
         try:
