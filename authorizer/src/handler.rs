@@ -317,7 +317,12 @@ impl Authorizer {
             return;
         }
         let fingerprint = || match (credential, result) {
-            (Some(Credential::Jwt(t)), _) => fingerprint(t),
+            // A token seen again keeps its fingerprint with its cached
+            // verification: one lookup instead of a SHA-256 of the token.
+            (Some(Credential::Jwt(t)), _) => match &self.jwt {
+                Some(jwt) => jwt.verified_tokens().fingerprint(t, fingerprint),
+                None => fingerprint(t),
+            },
             (Some(Credential::ApiKey(_)), Ok(r)) => match &r.context.principal {
                 Principal::Partner {
                     key_id: Some(id), ..

@@ -21,6 +21,11 @@
 //! - **verification only**: revocation is not a property of the token's bytes
 //!   and is asked by the caller after a hit exactly as after a verification.
 //!
+//! An entry also keeps the token's log fingerprint once a decision line has
+//! needed it ([`VerifiedTokens::fingerprint`]), so a token seen again is not
+//! hashed again; a token that is not cached is hashed every time, and nothing
+//! is hashed when no line is written.
+//!
 //! [`JwksCache`]: crate::jwt::jwks::JwksCache
 
 use std::collections::HashMap;
@@ -33,8 +38,9 @@ pub const MAX_ENTRIES: usize = 4096;
 /// The most bytes kept (tokens and their claims, estimated).
 pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 /// What an entry costs beyond its strings: the map slot, the `Arc`, the
-/// vectors' headers. An estimate; it only has to keep the bound honest.
-const ENTRY_OVERHEAD: usize = 192;
+/// vectors' headers, the fingerprint. An estimate; it only has to keep the
+/// bound honest.
+const ENTRY_OVERHEAD: usize = 224;
 
 /// The cache (see the module's documentation).
 pub struct VerifiedTokens {
@@ -54,6 +60,7 @@ struct Inner {
 struct Entry {
     token: Arc<VerifiedToken>,
     bytes: usize,
+    fingerprint: Option<String>,
 }
 
 impl std::fmt::Debug for VerifiedTokens {
@@ -127,8 +134,25 @@ impl VerifiedTokens {
             Entry {
                 token: verified,
                 bytes,
+                fingerprint: None,
             },
         );
+    }
+
+    /// The log fingerprint of `token`: kept with its entry when the token is
+    /// cached (computed by `compute` the first time), else computed now.
+    pub fn fingerprint(&self, token: &str, compute: impl FnOnce(&str) -> String) -> String {
+        let mut inner = self.lock();
+        match inner.entries.get_mut(token) {
+            Some(entry) => entry
+                .fingerprint
+                .get_or_insert_with(|| compute(token))
+                .clone(),
+            None => {
+                drop(inner);
+                compute(token)
+            }
+        }
     }
 
     /// How many tokens are held.
@@ -280,6 +304,24 @@ mod tests {
         let tiny = VerifiedTokens::with_bounds(MAX_ENTRIES, 100);
         tiny.insert(&token, verified("u", NOW + 60.0), 1, NOW);
         assert!(tiny.is_empty());
+    }
+
+    #[test]
+    fn a_cached_tokens_fingerprint_is_computed_once() {
+        let cache = VerifiedTokens::default();
+        let computed = std::cell::Cell::new(0);
+        let compute = |t: &str| {
+            computed.set(computed.get() + 1);
+            format!("fp-{t}")
+        };
+        assert_eq!(cache.fingerprint("t", compute), "fp-t");
+        assert_eq!(cache.fingerprint("t", compute), "fp-t");
+        assert_eq!(computed.get(), 2, "a token not cached is hashed each time");
+        cache.insert("t", verified("u", NOW + 60.0), 1, NOW);
+        for _ in 0..3 {
+            assert_eq!(cache.fingerprint("t", compute), "fp-t");
+        }
+        assert_eq!(computed.get(), 3, "a cached token is hashed once");
     }
 
     #[test]
