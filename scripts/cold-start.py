@@ -11,6 +11,7 @@ Usage: scripts/cold-start.py BINARY [RUNS] [NAME=VALUE ...]
   NAME=VALUE pairs are added to the binary's environment (an empty VALUE
   removes a default), e.g. USER_USAGE_KEY_SECRET_ID=users-usage-key or, for
   the api, TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key.
+COLD_START_WRAP="valgrind --tool=callgrind" (or strace -f -c) profiles it.
 Secrets served: any SecretId containing "registry" gets an empty partner key
 registry, "cursor" a 64-byte key, anything else a 40-character usage key.
 """
@@ -77,10 +78,18 @@ for _ in range(runs):
     threading.Thread(target=server.serve_forever, daemon=True).start()
     State.next_at = State.posted_at = None; State.served = False; State.done.clear()
     start = time.perf_counter()
-    proc = subprocess.Popen([binary], env=env_for(server.server_address[1]),
+    # COLD_START_WRAP runs the binary under a tool (strace, callgrind) to
+    # profile the cold start; the times then include the tool's cost.
+    wrap = os.environ.get("COLD_START_WRAP", "").split()
+    proc = subprocess.Popen(wrap + [binary], env=env_for(server.server_address[1]),
                             stdout=subprocess.DEVNULL, stderr=(None if os.environ.get("COLD_START_STDERR") else subprocess.DEVNULL))
-    State.done.wait(10)
-    proc.kill(); proc.wait()
+    State.done.wait(60 if wrap else 10)
+    # SIGTERM first, so a wrapping tool writes its profile.
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill(); proc.wait()
     State.done.set(); server.shutdown(); server.server_close()
     if State.next_at is None or State.posted_at is None:
         failed += 1

@@ -26,6 +26,7 @@ use crate::jwt::claims::VerifiedToken;
 use crate::jwt::https::{HttpJwksSource, JwksSource};
 use crate::jwt::jwks::{DEFAULT_COOLDOWN, JwksCache};
 use crate::jwt::revocation::{CognitoRevocation, RevocationCache, RevocationCheck};
+use crate::jwt::verified::VerifiedTokens;
 use crate::jwt::verifier::JwtVerifier;
 use crate::metrics::{Counters, Decision, DecisionLines};
 use crate::reject::Rejection;
@@ -148,6 +149,8 @@ impl Authorizer {
         {
             let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
                 .timeout_config(sdk_timeouts())
+                // Compiled-in roots: no read of the system's store.
+                .http_client(crate::tls::sdk_http_client())
                 .load()
                 .await;
             if let Some(id) = &config.user_usage_key_secret_id {
@@ -183,20 +186,32 @@ impl Authorizer {
     /// Fetches the JWKS and reads the key registry now, so the first request
     /// does not wait for them. Failures are logged (the registry cache logs
     /// its own) and retried on demand.
+    /// The two reads run concurrently: the cold start waits for the
+    /// slower one, not for their sum.
     pub async fn warm_up(&self) {
-        if let Some(jwt) = &self.jwt {
-            match jwt.keys().refresh().await {
-                Ok(n) => info!(keys = n, "JWKS fetched at start"),
-                Err(e) => {
-                    error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it")
+        let jwks = async {
+            if let Some(jwt) = &self.jwt {
+                match jwt.keys().refresh().await {
+                    Ok(n) => info!(keys = n, "JWKS fetched at start"),
+                    Err(e) => {
+                        error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it")
+                    }
                 }
             }
-        }
-        if let Some(keys) = &self.api_keys
-            && let Ok(n) = keys.cache().warm_up().await
-        {
-            info!(keys = n, "partner key registry read at start");
-        }
+        };
+        let registry = async {
+            if let Some(keys) = &self.api_keys
+                && let Ok(n) = keys.cache().warm_up().await
+            {
+                info!(keys = n, "partner key registry read at start");
+            }
+        };
+        tokio::join!(jwks, registry);
+    }
+
+    /// The JWT verifier, when user pool tokens are accepted.
+    pub fn jwt_verifier(&self) -> Option<&JwtVerifier> {
+        self.jwt.as_ref()
     }
 
     /// Decides on `event` at `now` (Unix seconds).
@@ -233,8 +248,10 @@ impl Authorizer {
         }
     }
 
-    async fn verify_jwt(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejection> {
+    async fn verify_jwt(&self, token: &str, now: f64) -> Result<Arc<VerifiedToken>, Rejection> {
         let verifier = self.jwt.as_ref().ok_or(Rejection::JwtDisabled)?;
+        // Possibly from the cache of verified tokens: revocation is asked
+        // below all the same, as for a token verified just now.
         let verified = verifier.verify(token, now).await?;
         // Only tokens of a first-party sign-in can be asked about: Cognito
         // refuses GetUser for tokens without the admin scope, which would
@@ -300,7 +317,12 @@ impl Authorizer {
             return;
         }
         let fingerprint = || match (credential, result) {
-            (Some(Credential::Jwt(t)), _) => fingerprint(t),
+            // A token seen again keeps its fingerprint with its cached
+            // verification: one lookup instead of a SHA-256 of the token.
+            (Some(Credential::Jwt(t)), _) => match &self.jwt {
+                Some(jwt) => jwt.verified_tokens().fingerprint(t, fingerprint),
+                None => fingerprint(t),
+            },
             (Some(Credential::ApiKey(_)), Ok(r)) => match &r.context.principal {
                 Principal::Partner {
                     key_id: Some(id), ..
@@ -352,6 +374,7 @@ pub struct AuthorizerBuilder<'c> {
     early_reread: std::time::Duration,
     user_usage_key: Option<String>,
     sink: Sink,
+    verified_tokens: Option<VerifiedTokens>,
 }
 
 impl<'c> AuthorizerBuilder<'c> {
@@ -366,7 +389,15 @@ impl<'c> AuthorizerBuilder<'c> {
             early_reread: crate::apikey::cache::EARLY_REREAD_INTERVAL,
             user_usage_key: None,
             sink: Sink::Null,
+            verified_tokens: None,
         }
+    }
+
+    /// The cache of verified tokens (default: [`VerifiedTokens::default`];
+    /// bounds of 0 turn it off, as benchmarks of the full verification do).
+    pub fn verified_tokens(mut self, cache: VerifiedTokens) -> Self {
+        self.verified_tokens = Some(cache);
+        self
     }
 
     /// Where decision lines go (nowhere by default; the Lambda and the local
@@ -423,7 +454,11 @@ impl<'c> AuthorizerBuilder<'c> {
             let cache = Arc::new(
                 JwksCache::new(source, self.jwks_cooldown).counting(Arc::clone(&counters)),
             );
-            JwtVerifier::new(cognito, self.config.leeway_seconds, cache)
+            let verifier = JwtVerifier::new(cognito, self.config.leeway_seconds, cache);
+            match self.verified_tokens {
+                Some(verified) => verifier.with_verified_tokens(verified),
+                None => verifier,
+            }
         });
         let api_keys = self.config.api_keys.as_ref().map(|keys| {
             let store = self

@@ -22,6 +22,9 @@ pub mod metrics;
 pub mod reject;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
+pub mod tls;
+#[cfg(test)]
+mod verified_tokens_tests;
 
 /// A boxed future, so key sources, secret stores and revocation checks can
 /// sit behind `dyn`.

@@ -315,7 +315,19 @@ impl<'a> EmfLine<'a> {
 /// `s` as a JSON string: quotes, backslashes and control characters escaped.
 pub fn push_json_str(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
+    let mut rest = s;
+    // Runs that need no escape (nearly all of every line) are copied whole;
+    // only the character that stops a run is looked at on its own. A byte
+    // from 0x80 up starts a character (the run before it is ASCII), so the
+    // C1 controls are escaped as before.
+    while let Some(i) = rest
+        .bytes()
+        .position(|b| b < 0x20 || b == b'"' || b == b'\\' || b >= 0x7f)
+    {
+        out.push_str(&rest[..i]);
+        let Some(c) = rest[i..].chars().next() else {
+            break;
+        };
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -327,7 +339,9 @@ pub fn push_json_str(out: &mut String, s: &str) {
             }
             c => out.push(c),
         }
+        rest = &rest[i + c.len_utf8()..];
     }
+    out.push_str(rest);
     out.push('"');
 }
 
@@ -380,6 +394,23 @@ pub fn validate(line: &str) -> Result<Value, String> {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_are_escaped_as_json_wants_and_read_back_unchanged() {
+        let tricky = "plain \"quoted\" back\\slash\nline\ttab\r\u{1}\u{7f}\u{85} é ✓ 😀 end";
+        let mut out = String::new();
+        push_json_str(&mut out, tricky);
+        assert_eq!(
+            out,
+            "\"plain \\\"quoted\\\" back\\\\slash\\nline\\ttab\\r\\u0001\\u007f\\u0085 é ✓ 😀 end\""
+        );
+        assert_eq!(serde_json::from_str::<String>(&out).unwrap(), tricky);
+        for s in ["", "a", "\"", "é", "\u{9f}x", "x\u{0}"] {
+            let mut out = String::new();
+            push_json_str(&mut out, s);
+            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s, "{s:?}");
+        }
+    }
 
     #[test]
     fn a_line_has_the_structure_the_specification_requires() {

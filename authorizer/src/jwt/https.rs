@@ -5,6 +5,7 @@ use std::time::Duration;
 use reqwest::{StatusCode, Url, header, redirect};
 
 use telemetry::xray::{Call, Ended, traced};
+use tracing::warn;
 
 use crate::BoxFuture;
 
@@ -50,7 +51,17 @@ impl HttpJwksSource {
     /// last byte. Plain `http` is refused unless `allow_http`. Redirects are
     /// not followed: the key set must come from the configured place.
     pub fn new(uri: Url, timeout: Duration, allow_http: bool) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        // The compiled-in roots (see `crate::tls`): no system store read.
+        // Should that configuration ever fail to build, reqwest's own
+        // verifier is the safe fallback (slower cold start, same trust).
+        match crate::tls::client_config() {
+            Ok(tls) => {
+                builder = builder.tls_backend_preconfigured(rustls::ClientConfig::clone(&tls));
+            }
+            Err(e) => warn!(error = %e, "using the system's root certificates"),
+        }
+        let client = builder
             .timeout(timeout)
             .connect_timeout(timeout)
             .https_only(!allow_http)

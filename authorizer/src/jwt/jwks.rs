@@ -6,8 +6,12 @@
 //!   default), so tokens with made-up `kid`s cannot turn into a flood of
 //!   requests to the JWKS endpoint.
 //! - A failed or useless fetch keeps the keys already known.
+//! - Each new key set (a key added, changed or retired) gets a new
+//!   [`JwksCache::generation`], which ends every verification made under the
+//!   old one that is kept elsewhere (`crate::jwt::verified`).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
@@ -28,6 +32,8 @@ pub type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 pub struct JwksCache {
     source: Arc<dyn JwksSource>,
     keys: RwLock<Arc<KeyMap>>,
+    /// Bumped each time the installed key set changes.
+    generation: AtomicU64,
     /// Held for the whole of a fetch: one fetch in flight at a time. Holds
     /// when the last fetch started, for the cool-down.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
@@ -76,6 +82,7 @@ impl JwksCache {
         JwksCache {
             source,
             keys: RwLock::new(Arc::new(KeyMap::new())),
+            generation: AtomicU64::new(0),
             last_fetch: tokio::sync::Mutex::new(None),
             cooldown,
             counters: Arc::default(),
@@ -123,6 +130,12 @@ impl JwksCache {
         result
     }
 
+    /// The generation of the installed key set: 0 before the first, one
+    /// more for each fetch that changed the keys.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
     /// The `kid`s currently known, sorted.
     pub fn kids(&self) -> Vec<String> {
         let mut kids: Vec<String> = self.snapshot().keys().cloned().collect();
@@ -157,7 +170,18 @@ impl JwksCache {
         let keys = parse_jwks(&body)?;
         let count = keys.len();
         // Replace, not merge: a key the pool has retired must stop verifying.
-        *self.keys.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(keys);
+        let mut installed = self.keys.write().unwrap_or_else(PoisonError::into_inner);
+        let changed = installed.len() != keys.len()
+            || keys
+                .iter()
+                .any(|(kid, key)| installed.get(kid).is_none_or(|old| !old.same_key(key)));
+        *installed = Arc::new(keys);
+        if changed {
+            // Bumped while the write lock is held, so no reader sees the new
+            // keys with the old generation.
+            self.generation.fetch_add(1, Ordering::AcqRel);
+        }
+        drop(installed);
         info!(keys = count, "JWKS installed");
         Ok(count)
     }
@@ -168,6 +192,30 @@ mod tests {
     use super::*;
     use crate::jwt::token::SigAlg;
     use crate::testkit::{SigningKey, jwks};
+
+    #[tokio::test]
+    async fn the_generation_moves_only_when_the_key_set_changes() {
+        let k1 = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
+        let k2 = SigningKey::rsa("k2", SigAlg::RS256).unwrap();
+        let source = Arc::new(crate::testkit::StaticJwks::new(&jwks(&[&k1])));
+        let cache = JwksCache::new(source.clone(), Duration::ZERO);
+        assert_eq!(cache.generation(), 0);
+        cache.refresh().await.unwrap();
+        assert_eq!(cache.generation(), 1);
+        cache.refresh().await.unwrap();
+        assert_eq!(cache.generation(), 1, "the same keys again are no change");
+        source.set(&jwks(&[&k1, &k2]));
+        cache.refresh().await.unwrap();
+        assert_eq!(cache.generation(), 2, "a key added");
+        source.set(&jwks(&[&k2]));
+        cache.refresh().await.unwrap();
+        assert_eq!(cache.generation(), 3, "a key retired");
+        // The same kid with other key material is another key.
+        let k2_rotated = SigningKey::rsa("k2", SigAlg::RS256).unwrap();
+        source.set(&jwks(&[&k2_rotated]));
+        cache.refresh().await.unwrap();
+        assert_eq!(cache.generation(), 4);
+    }
 
     #[test]
     fn a_jwks_is_an_object_with_a_keys_array() {

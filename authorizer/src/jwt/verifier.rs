@@ -3,7 +3,9 @@
 //! The order is aws-jwt-verify's and it matters: nothing from the token is
 //! trusted before its signature verified, and the key is chosen by the JWKS,
 //! never by the token (the header only names the `kid` and must agree with
-//! what the key says about itself).
+//! what the key says about itself). A token that already verified under the
+//! current key set and has not expired is taken from [`VerifiedTokens`]
+//! instead of being verified again.
 
 use std::sync::Arc;
 
@@ -11,6 +13,7 @@ use crate::config::CognitoConfig;
 use crate::jwt::claims::{ClaimRules, VerifiedToken};
 use crate::jwt::jwks::JwksCache;
 use crate::jwt::token;
+use crate::jwt::verified::VerifiedTokens;
 use crate::reject::Rejection;
 
 /// Verifies Cognito tokens of one user pool.
@@ -18,6 +21,7 @@ use crate::reject::Rejection;
 pub struct JwtVerifier {
     keys: Arc<JwksCache>,
     rules: ClaimRules,
+    verified: VerifiedTokens,
 }
 
 impl JwtVerifier {
@@ -26,7 +30,20 @@ impl JwtVerifier {
         JwtVerifier {
             keys,
             rules: ClaimRules::new(cognito, leeway_seconds),
+            verified: VerifiedTokens::default(),
         }
+    }
+
+    /// The same verifier with `verified` as its cache of verified tokens
+    /// (tests: other bounds).
+    pub fn with_verified_tokens(mut self, verified: VerifiedTokens) -> Self {
+        self.verified = verified;
+        self
+    }
+
+    /// The cache of verified tokens.
+    pub fn verified_tokens(&self) -> &VerifiedTokens {
+        &self.verified
     }
 
     /// The key cache (for the cold-start fetch).
@@ -34,8 +51,22 @@ impl JwtVerifier {
         &self.keys
     }
 
-    /// Verifies `token` at `now` (Unix seconds).
-    pub async fn verify(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejection> {
+    /// Verifies `token` at `now` (Unix seconds), or finds it verified already.
+    pub async fn verify(&self, token: &str, now: f64) -> Result<Arc<VerifiedToken>, Rejection> {
+        // Read before verifying: if the key set changes meanwhile, the entry
+        // is stamped with the old generation and never served.
+        let generation = self.keys.generation();
+        if let Some(verified) = self.verified.get(token, generation, now) {
+            return Ok(verified);
+        }
+        let verified = Arc::new(self.verify_fully(token, now).await?);
+        self.verified
+            .insert(token, Arc::clone(&verified), generation, now);
+        Ok(verified)
+    }
+
+    /// Every step, whatever was verified before.
+    async fn verify_fully(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejection> {
         // 1. parse: shape, header, alg allow-list.
         let jwt = token::parse(token)?;
         // 2. key by kid (may refresh the JWKS, rate-limited).
