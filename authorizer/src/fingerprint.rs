@@ -1,7 +1,5 @@
 //! Short fingerprints of credentials for log lines.
 
-use aws_lc_rs::digest;
-
 /// Hashed in front of the credential, so that a fingerprint is never a prefix
 /// of a plain SHA-256 of it: the partner key registry stores exactly that
 /// hash of each key, and a log line must not give away 48 bits of it.
@@ -11,20 +9,7 @@ const DOMAIN: &[u8] = b"authorizer log fingerprint v1\0";
 /// to correlate log lines for one credential, far too little to recover or
 /// replay it, and unrelated to any stored hash.
 pub fn fingerprint(secret: &str) -> String {
-    // aws-lc's SHA-256 (assembly, SHA extensions where the CPU has them):
-    // this runs for every decision line, over a token of 1 KiB or more.
-    let mut context = digest::Context::new(&digest::SHA256);
-    context.update(DOMAIN);
-    context.update(secret.as_bytes());
-    let digest = context.finish();
-    let digest = digest.as_ref();
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(12);
-    for b in &digest[..6] {
-        out.push(char::from(HEX[usize::from(b >> 4)]));
-        out.push(char::from(HEX[usize::from(b & 0xf)]));
-    }
-    out
+    crate::digest::hex(&crate::digest::sha256(&[DOMAIN, secret.as_bytes()])[..6])
 }
 
 #[cfg(test)]

@@ -11,6 +11,7 @@ pub mod apikey;
 pub mod config;
 pub mod credentials;
 pub mod decision;
+pub mod digest;
 pub mod event;
 pub mod fingerprint;
 pub mod handler;

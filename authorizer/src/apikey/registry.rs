@@ -232,11 +232,7 @@ fn decode_hash(hex: &str) -> Option<[u8; 32]> {
 
 /// Hex of the SHA-256 of `key`, as stored in records.
 pub fn hash_hex(key: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    crate::digest::hex(&crate::digest::sha256(&[key.as_bytes()]))
 }
 
 #[cfg(test)]

@@ -21,8 +21,6 @@ use aws_sdk_cognitoidentityprovider::Client;
 use aws_sdk_cognitoidentityprovider::error::{ProvideErrorMetadata, SdkError};
 use tracing::warn;
 
-use sha2::{Digest, Sha256};
-
 use crate::BoxFuture;
 use crate::metrics::Counters;
 use crate::reject::Rejection;
@@ -143,7 +141,7 @@ impl RevocationCache {
         now: f64,
         counters: &Counters,
     ) -> Result<(), Rejection> {
-        let key: [u8; 32] = Sha256::digest(access_token.as_bytes()).into();
+        let key = crate::digest::sha256(&[access_token.as_bytes()]);
         if let Some(answer) = self.lock().get(&key).copied()
             && now < answer.until
         {

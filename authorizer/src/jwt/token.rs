@@ -53,17 +53,6 @@ impl SigAlg {
             SigAlg::ES384 => "ES384",
         }
     }
-
-    /// The `jsonwebtoken` algorithm that verifies it.
-    pub fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            SigAlg::RS256 => jsonwebtoken::Algorithm::RS256,
-            SigAlg::RS384 => jsonwebtoken::Algorithm::RS384,
-            SigAlg::RS512 => jsonwebtoken::Algorithm::RS512,
-            SigAlg::ES256 => jsonwebtoken::Algorithm::ES256,
-            SigAlg::ES384 => jsonwebtoken::Algorithm::ES384,
-        }
-    }
 }
 
 /// A token split into its parts, header decoded and checked for shape.
