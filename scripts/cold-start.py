@@ -32,9 +32,12 @@ class State:
 class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *a): pass
     def reply(self, body, headers=()):
+        # Head and body in one write, as the real Runtime API sends them
+        # (see scripts/invocation-cpu.py).
         self.send_response(200)
         for k, v in headers: self.send_header(k, v)
-        self.send_header("Content-Length", str(len(body))); self.end_headers(); self.wfile.write(body)
+        self.send_header("Content-Length", str(len(body)))
+        self._headers_buffer.append(b"\r\n" + body); self.flush_headers()
     def do_GET(self):
         if self.path.endswith("jwks.json"):
             return self.reply(JWKS, [("Content-Type", "application/json")])
