@@ -80,7 +80,8 @@ impl RequestLines {
             return;
         }
         let cold = self.cold.swap(false, Ordering::Relaxed);
-        let mut out = String::with_capacity(1024);
+        // Room for the whole line (~1.1 KiB), so it is never copied to grow.
+        let mut out = String::with_capacity(2048);
         let mut line = if self.config.enabled {
             EmfLine::with_header(&mut out, &self.header, now_ms)
         } else {
@@ -112,6 +113,7 @@ impl RequestLines {
             .number(m::COLD_START, count(cold));
         Invocation::write_current(line.buffer());
         line.finish();
-        self.sink.write_line(&out);
+        out.push('\n');
+        self.sink.write_terminated(&out);
     }
 }

@@ -129,7 +129,9 @@ impl DecisionLines {
         }
         let cold = self.cold.swap(false, Ordering::Relaxed);
         let take = |c: &AtomicU64| c.swap(0, Ordering::Relaxed);
-        let mut out = String::with_capacity(1024);
+        // A decision line is ~1.1 KiB: room for all of it, so it is never
+        // copied to grow.
+        let mut out = String::with_capacity(2048);
         let mut line = if self.config.enabled {
             EmfLine::with_header(&mut out, &self.header, now_ms)
         } else {
@@ -180,6 +182,7 @@ impl DecisionLines {
             .number(m::COLD_START, u64::from(cold));
         Invocation::write_current(line.buffer());
         line.finish();
-        self.sink.write_line(&out);
+        out.push('\n');
+        self.sink.write_terminated(&out);
     }
 }

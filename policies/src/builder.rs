@@ -17,7 +17,12 @@ use crate::routes::{ROUTES, Route};
 pub fn route_resource(prefix: &ApiPrefix, route: &Route) -> String {
     // The prefix ends with `/` and the path starts with `/`, so the method
     // sits between them: `…/prod/` + `GET` + `/items`.
-    format!("{prefix}{}{}", route.method, route.path)
+    let prefix = prefix.as_str();
+    let mut arn = String::with_capacity(prefix.len() + route.method.len() + route.path.len());
+    arn.push_str(prefix);
+    arn.push_str(route.method);
+    arn.push_str(route.path);
+    arn
 }
 
 /// The resource a deny-all statement covers: every method and path under `prefix`.

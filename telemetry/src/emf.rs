@@ -265,7 +265,7 @@ impl<'a> EmfLine<'a> {
     pub fn with_header(out: &'a mut String, header: &EmfHeader, timestamp_ms: u64) -> Self {
         out.clear();
         out.push_str(r#"{"_aws":{"Timestamp":"#);
-        let _ = write!(out, "{timestamp_ms}");
+        out.push_str(itoa::Buffer::new().format(timestamp_ms));
         out.push_str(&header.after_timestamp);
         EmfLine { out }
     }
@@ -288,7 +288,9 @@ impl<'a> EmfLine<'a> {
     /// A whole-number member (a metric value, or a property).
     pub fn number(&mut self, name: &str, value: u64) -> &mut Self {
         self.key(name);
-        let _ = write!(self.out, "{value}");
+        // itoa: serde_json's own integer writer, without core::fmt's
+        // machinery (a dozen numbers on every line).
+        self.out.push_str(itoa::Buffer::new().format(value));
         self
     }
 

@@ -20,6 +20,7 @@ pub mod invocation;
 pub mod log;
 pub mod xray;
 
+use std::io::Write as _;
 use std::sync::{Arc, Mutex, PoisonError};
 
 pub use invocation::Invocation;
@@ -44,6 +45,27 @@ impl Sink {
     /// A new in-memory sink.
     pub fn memory() -> Self {
         Sink::Memory(Arc::new(Mutex::new(Vec::new())))
+    }
+
+    /// Writes `line`, which already ends with its newline, as it is: a
+    /// writer that built the line in a buffer of its own saves the copy
+    /// [`Self::write_line`] makes to add the newline (a decision line is
+    /// over 1 KiB, written once per invocation).
+    pub fn write_terminated(&self, line: &str) {
+        debug_assert!(line.ends_with('\n'));
+        match self {
+            Sink::Stdout => {
+                let _ = std::io::stdout().lock().write_all(line.as_bytes());
+            }
+            Sink::Stderr => {
+                let _ = std::io::stderr().lock().write_all(line.as_bytes());
+            }
+            Sink::Null => {}
+            Sink::Memory(m) => m
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .extend_from_slice(line.as_bytes()),
+        }
     }
 
     /// Writes `line` and a newline. Failures are ignored: a full pipe must
@@ -216,6 +238,8 @@ mod tests {
         let sink = Sink::memory();
         sink.write_line("{}");
         sink.write_line("{\"a\":1}");
-        assert_eq!(sink.contents(), "{}\n{\"a\":1}\n");
+        // A line that brings its own newline is written as it is.
+        sink.write_terminated("{\"b\":2}\n");
+        assert_eq!(sink.contents(), "{}\n{\"a\":1}\n{\"b\":2}\n");
     }
 }
