@@ -45,6 +45,23 @@ fn config(extra: &[(&str, &str)]) -> Config {
     Config::from_pairs(&vars).unwrap()
 }
 
+/// An authorizer whose pool serves `key` alone, asking `revocation` (if
+/// any) about first-party tokens.
+fn with_key(key: &SigningKey, revocation: Option<Arc<Switchable>>) -> Authorizer {
+    let extra: &[(&str, &str)] = if revocation.is_some() {
+        &[("CHECK_REVOCATION", "true")]
+    } else {
+        &[]
+    };
+    let config = config(extra);
+    let builder =
+        AuthorizerBuilder::new(&config).jwks_source(Arc::new(StaticJwks::new(&jwks(&[key]))));
+    match revocation {
+        Some(check) => builder.revocation(check).build(),
+        None => builder.build(),
+    }
+}
+
 fn first_party(key: &SigningKey) -> String {
     let claims = access_claims(
         ISSUER,
@@ -78,10 +95,7 @@ fn a_cached_verified_token_whose_revocation_is_then_reported_is_refused() {
         answer: Mutex::new(Ok(())),
         calls: AtomicUsize::new(0),
     });
-    let a = AuthorizerBuilder::new(&config(&[("CHECK_REVOCATION", "true")]))
-        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[&key]))))
-        .revocation(cognito.clone())
-        .build();
+    let a = with_key(&key, Some(cognito.clone()));
     let t = first_party(&key);
     assert!(decide(&a, &t, NOW).is_ok());
     assert_eq!(cached(&a), 1, "the token is now a cached verification");
@@ -127,9 +141,7 @@ fn a_cached_token_of_a_retired_key_is_refused_after_the_jwks_changes() {
 #[test]
 fn a_cached_token_is_refused_once_it_expires() {
     let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
-    let a = AuthorizerBuilder::new(&config(&[]))
-        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[&key]))))
-        .build();
+    let a = with_key(&key, None);
     let mut claims = access_claims(ISSUER, "client1", "u", "items/read", &[], NOW);
     claims["exp"] = json!(NOW + 60);
     let t = key.sign(&claims).unwrap();
@@ -144,9 +156,7 @@ fn a_cached_token_is_refused_once_it_expires() {
 #[test]
 fn only_verified_tokens_are_cached() {
     let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
-    let a = AuthorizerBuilder::new(&config(&[]))
-        .jwks_source(Arc::new(StaticJwks::new(&jwks(&[&key]))))
-        .build();
+    let a = with_key(&key, None);
     let t = first_party(&key);
     let (signing_input, _) = t.rsplit_once('.').unwrap();
     let forged = format!("{signing_input}.AAAA");

@@ -47,10 +47,11 @@ impl Sink {
         Sink::Memory(Arc::new(Mutex::new(Vec::new())))
     }
 
-    /// Writes `line`, which already ends with its newline, as it is: a
-    /// writer that built the line in a buffer of its own saves the copy
-    /// [`Self::write_line`] makes to add the newline (a decision line is
-    /// over 1 KiB, written once per invocation).
+    /// Writes `line`, which already ends with its newline, as it is, in one
+    /// `write`: a writer that built the line in a buffer of its own saves
+    /// the copy [`Self::write_line`] makes to add the newline (a decision
+    /// line is over 1 KiB, written once per invocation). Failures are
+    /// ignored: a full pipe must not fail a request.
     pub fn write_terminated(&self, line: &str) {
         debug_assert!(line.ends_with('\n'));
         match self {
@@ -68,19 +69,14 @@ impl Sink {
         }
     }
 
-    /// Writes `line` and a newline. Failures are ignored: a full pipe must
-    /// not fail a request.
+    /// Writes `line` and a newline, in one `write` where the stream allows
+    /// it (the newline is added to a copy). Failures are ignored: a full
+    /// pipe must not fail a request.
     pub fn write_line(&self, line: &str) {
-        match self {
-            Sink::Stdout => write_whole(std::io::stdout().lock(), line),
-            Sink::Stderr => write_whole(std::io::stderr().lock(), line),
-            Sink::Null => {}
-            Sink::Memory(m) => {
-                let mut m = m.lock().unwrap_or_else(PoisonError::into_inner);
-                m.extend_from_slice(line.as_bytes());
-                m.push(b'\n');
-            }
-        }
+        let mut whole = String::with_capacity(line.len() + 1);
+        whole.push_str(line);
+        whole.push('\n');
+        self.write_terminated(&whole);
     }
 
     /// What an in-memory sink holds, as text (empty for stdout).
@@ -93,14 +89,6 @@ impl Sink {
             }
         }
     }
-}
-
-/// `line` and its newline in one `write` where the stream allows it.
-fn write_whole(mut w: impl std::io::Write, line: &str) {
-    let mut buf = Vec::with_capacity(line.len() + 1);
-    buf.extend_from_slice(line.as_bytes());
-    buf.push(b'\n');
-    let _ = w.write_all(&buf);
 }
 
 /// Metrics settings, read by each function's configuration.
