@@ -310,6 +310,68 @@ async fn a_jwt_context_cannot_reach_a_partners_items() {
     assert_eq!(own.body["items"], json!([]));
 }
 
+#[tokio::test]
+async fn a_trusted_issuers_user_and_a_pool_user_with_the_same_sub_never_share_items() {
+    let app = App::new(MemoryStore::default(), codec());
+    let staff = json!({
+        "principalId": "oidc:entra:u1", "owner": "oidc:entra:u1", "authType": "jwt",
+        "issuer": "entra", "permissions": common::ALL, "sub": "u1"
+    });
+    let created = common::call("POST", "/items")
+        .context(staff.clone())
+        .json(json!({"name": "staff only"}))
+        .send(&app)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.body["id"].as_str().unwrap().to_owned();
+    // The pool's user `u1` is another namespace: not found, not listed.
+    let pool = common::call("GET", &format!("/items/{id}"))
+        .by("u1", common::ALL)
+        .send(&app)
+        .await;
+    pool.problem(404);
+    let pool_list = common::call("GET", "/items")
+        .by("u1", common::ALL)
+        .send(&app)
+        .await;
+    assert_eq!(pool_list.body["items"], json!([]));
+    // Nor is another issuer's `u1`.
+    let other = common::call("GET", &format!("/items/{id}"))
+        .context(json!({
+            "principalId": "oidc:okta:u1", "owner": "oidc:okta:u1", "authType": "jwt",
+            "issuer": "okta", "permissions": common::ALL, "sub": "u1"
+        }))
+        .send(&app)
+        .await;
+    other.problem(404);
+    let own = common::call("GET", &format!("/items/{id}"))
+        .context(staff)
+        .send(&app)
+        .await;
+    assert_eq!(own.status, 200);
+}
+
+#[tokio::test]
+async fn a_context_whose_issuer_disagrees_with_its_owner_is_refused() {
+    let app = App::new(MemoryStore::default(), codec());
+    for forged in [
+        json!({"principalId": "oidc:entra:u1", "owner": "oidc:entra:u1", "authType": "jwt",
+               "issuer": "okta", "permissions": common::ALL, "sub": "u1"}),
+        json!({"principalId": "oidc:entra:u1", "owner": "oidc:entra:u1", "authType": "jwt",
+               "issuer": "cognito", "permissions": common::ALL, "sub": "u1"}),
+        json!({"principalId": "user:u1", "owner": "user:u1", "authType": "jwt",
+               "issuer": "entra", "permissions": common::ALL, "sub": "u1"}),
+        json!({"principalId": "oidc:entra:u1", "owner": "oidc:entra:u1", "authType": "jwt",
+               "permissions": common::ALL, "sub": "u1"}),
+    ] {
+        let r = common::call("GET", "/items")
+            .context(forged.clone())
+            .send(&app)
+            .await;
+        assert_eq!(r.status, 401, "{forged}");
+    }
+}
+
 fn metrics() -> telemetry::MetricsConfig {
     telemetry::MetricsConfig {
         namespace: "SecuredApi".into(),

@@ -63,12 +63,21 @@ pub fn owner(data: &[u8]) {
             assert_eq!(Some(sub), s.strip_prefix("user:"));
             assert_eq!(Owner::user(sub), Ok(owner.clone()));
             assert!(owner.partner_id().is_none());
+            assert_eq!(owner.issuer(), Some("cognito"));
+        }
+        OwnerKind::Oidc => {
+            let sub = owner.sub().unwrap();
+            let alias = owner.issuer().unwrap();
+            assert_eq!(s.strip_prefix("oidc:"), Some(format!("{alias}:{sub}").as_str()));
+            assert_eq!(Owner::oidc(alias, sub), Ok(owner.clone()));
+            assert!(owner.partner_id().is_none());
         }
         OwnerKind::Partner => {
             let id = owner.partner_id().unwrap();
             assert_eq!(Some(id), s.strip_prefix("partner:"));
             assert_eq!(Owner::partner(id), Ok(owner.clone()));
             assert!(owner.sub().is_none());
+            assert!(owner.issuer().is_none());
         }
     }
 }
@@ -87,7 +96,7 @@ pub fn auth_context(data: &[u8]) {
     let Ok(context) = AuthContext::from_fields(&fields) else {
         return;
     };
-    assert_eq!(context.owner().kind(), context.auth_type().owner_kind());
+    assert_eq!(context.owner().kind().auth_type(), context.auth_type());
     let printed = serde_json::to_value(&context).unwrap();
     let object = printed.as_object().unwrap();
     assert!(object.values().all(|v| v.is_string() || v.is_number()));

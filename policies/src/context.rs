@@ -9,8 +9,9 @@
 //!
 //! | field | value |
 //! |---|---|
-//! | `owner` | [`Owner`]: `user:<sub>` or `partner:<id>` (also the `principalId`) |
+//! | `owner` | [`Owner`]: `user:<sub>`, `oidc:<alias>:<sub>` or `partner:<id>` (also the `principalId`) |
 //! | `authType` | `jwt` or `apiKey` |
+//! | `issuer` | JWT principals: `cognito` (the pool) or the trusted issuer's alias |
 //! | `permissions` | space-separated, canonical order |
 //! | `expiresAt` | Unix seconds at which the credential stops being valid; absent for a key that never expires |
 //! | `sub`, `username`, `clientId`, `scopes`, `groups` | JWT principals (`scopes`, `groups` space-separated) |
@@ -18,8 +19,8 @@
 //!
 //! The owner is derived from the principal on the way out, so the authorizer
 //! cannot print a disagreeing context; on the way in, a context whose owner
-//! disagrees with its `authType`, `sub`, `partner` or `principalId` is
-//! refused ([`ContextError::OwnerMismatch`]): somebody other than this
+//! disagrees with its `authType`, `issuer`, `sub`, `partner` or
+//! `principalId` is refused ([`ContextError::OwnerMismatch`]): somebody other than this
 //! authorizer wrote it, or a deployment wires the wrong authorizer.
 
 use std::collections::HashMap;
@@ -36,6 +37,8 @@ pub mod field {
     pub const OWNER: &str = "owner";
     /// `jwt` or `apiKey`.
     pub const AUTH_TYPE: &str = "authType";
+    /// `cognito` or a trusted issuer's alias (JWT principals).
+    pub const ISSUER: &str = "issuer";
     /// Space-separated permissions.
     pub const PERMISSIONS: &str = "permissions";
     /// Unix seconds.
@@ -61,7 +64,7 @@ pub mod field {
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum AuthType {
-    /// A Cognito JWT.
+    /// A JWT of the Cognito pool or of a trusted issuer.
     Jwt,
     /// A partner API key.
     ApiKey,
@@ -75,30 +78,23 @@ impl AuthType {
             AuthType::ApiKey => "apiKey",
         }
     }
-
-    /// The kind of owner this authentication yields.
-    pub const fn owner_kind(self) -> OwnerKind {
-        match self {
-            AuthType::Jwt => OwnerKind::User,
-            AuthType::ApiKey => OwnerKind::Partner,
-        }
-    }
 }
 
 /// Who the caller is, in the terms of its credential.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
-    /// A verified Cognito token.
+    /// A verified JWT, of the pool or of a trusted issuer.
     User {
-        /// Its namespace, `user:<sub>`.
+        /// Its namespace, `user:<sub>` (the pool) or `oidc:<alias>:<sub>`;
+        /// the issuer is read off it.
         owner: Owner,
         /// The user name (absent for machine clients).
         username: Option<String>,
-        /// The app client the token was issued to.
+        /// The client the token was issued to.
         client_id: Option<String>,
         /// OAuth scopes.
         scopes: Vec<String>,
-        /// Cognito groups.
+        /// Groups (Cognito's, or the trusted issuer's groups claim).
         groups: Vec<String>,
     },
     /// A verified partner key.
@@ -145,7 +141,8 @@ pub enum ContextError {
     /// `expiresAt` is not a whole number of seconds.
     #[error("the authorizer context's expiresAt is not Unix seconds")]
     MalformedExpiry,
-    /// `owner` disagrees with `authType`, `sub`, `partner` or `principalId`.
+    /// `owner` disagrees with `authType`, `issuer`, `sub`, `partner` or
+    /// `principalId`.
     #[error("the authorizer context's owner disagrees with its {0}")]
     OwnerMismatch(&'static str),
 }
@@ -156,6 +153,12 @@ impl AuthContext {
         match &self.principal {
             Principal::User { owner, .. } | Principal::Partner { owner, .. } => owner,
         }
+    }
+
+    /// Who issued a JWT principal's token: `cognito` or the trusted
+    /// issuer's alias; `None` for a partner.
+    pub fn issuer(&self) -> Option<&str> {
+        self.owner().issuer()
     }
 
     /// How the caller authenticated.
@@ -207,7 +210,7 @@ impl AuthContext {
             Some(_) => return Err(ContextError::WrongType(field::EXPIRES_AT)),
         };
 
-        if owner.kind() != auth_type.owner_kind() {
+        if owner.kind().auth_type() != auth_type {
             return Err(ContextError::OwnerMismatch(field::AUTH_TYPE));
         }
         if let Some(principal_id) = text(field::PRINCIPAL_ID)?
@@ -227,6 +230,14 @@ impl AuthContext {
         };
         let principal = match auth_type {
             AuthType::Jwt => {
+                // A context cached by an authorizer older than trusted
+                // issuers has no `issuer`; only the pool's `user:` owners
+                // existed then, so absence can only mean `cognito`.
+                match text(field::ISSUER)? {
+                    Some(issuer) if Some(issuer) == owner.issuer() => {}
+                    None if owner.kind() == OwnerKind::User => {}
+                    _ => return Err(ContextError::OwnerMismatch(field::ISSUER)),
+                }
                 if text(field::SUB)? != owner.sub() {
                     return Err(ContextError::OwnerMismatch(field::SUB));
                 }
@@ -247,6 +258,9 @@ impl AuthContext {
                 }
                 if text(field::SUB)?.is_some() {
                     return Err(ContextError::OwnerMismatch(field::SUB));
+                }
+                if text(field::ISSUER)?.is_some() {
+                    return Err(ContextError::OwnerMismatch(field::ISSUER));
                 }
                 Principal::Partner {
                     key_id: text(field::KEY_ID)?.map(str::to_owned),
@@ -320,6 +334,9 @@ impl Serialize for AuthContext {
                 scopes,
                 groups,
             } => {
+                if let Some(issuer) = owner.issuer() {
+                    map.serialize_entry(field::ISSUER, issuer)?;
+                }
                 if let Some(sub) = owner.sub() {
                     map.serialize_entry(field::SUB, sub)?;
                 }
@@ -374,6 +391,20 @@ mod tests {
         }
     }
 
+    fn staff() -> AuthContext {
+        AuthContext {
+            principal: Principal::User {
+                owner: Owner::oidc("entra", "9f1c").unwrap(),
+                username: None,
+                client_id: Some("api://items".into()),
+                scopes: vec!["Items.Read".into()],
+                groups: vec![],
+            },
+            permissions: PermissionSet::only(Permission::ItemsRead),
+            expires_at: Some(1_800_000_000),
+        }
+    }
+
     fn partner() -> AuthContext {
         AuthContext {
             principal: Principal::Partner {
@@ -391,8 +422,16 @@ mod tests {
             serde_json::to_value(user()).unwrap(),
             json!({
                 "owner": "user:0b5e8a2c", "authType": "jwt", "permissions": "items:read",
-                "expiresAt": 1_800_000_000u64, "sub": "0b5e8a2c", "username": "alice",
+                "expiresAt": 1_800_000_000u64, "issuer": "cognito", "sub": "0b5e8a2c", "username": "alice",
                 "clientId": "client1", "scopes": "items/read", "groups": "readonly staff"
+            })
+        );
+        assert_eq!(
+            serde_json::to_value(staff()).unwrap(),
+            json!({
+                "owner": "oidc:entra:9f1c", "authType": "jwt", "permissions": "items:read",
+                "expiresAt": 1_800_000_000u64, "issuer": "entra", "sub": "9f1c",
+                "clientId": "api://items", "scopes": "Items.Read"
             })
         );
         assert_eq!(
@@ -407,7 +446,7 @@ mod tests {
 
     #[test]
     fn what_the_gateway_passes_on_parses_back_to_the_same_context() {
-        for ctx in [user(), partner()] {
+        for ctx in [user(), staff(), partner()] {
             let passed = ctx.to_gateway_fields();
             assert!(passed.values().all(Value::is_string));
             assert_eq!(passed["principalId"], ctx.owner().as_str());
@@ -454,6 +493,34 @@ mod tests {
                 json!({"owner": "user:x", "authType": "jwt", "sub": "x", "principalId": "partner:acme"}),
                 "principalId",
             ),
+            (
+                json!({"owner": "user:x", "authType": "jwt", "issuer": "okta", "sub": "x"}),
+                "issuer",
+            ),
+            (
+                json!({"owner": "oidc:okta:x", "authType": "jwt", "issuer": "cognito", "sub": "x"}),
+                "issuer",
+            ),
+            (
+                json!({"owner": "oidc:okta:x", "authType": "jwt", "issuer": "entra", "sub": "x"}),
+                "issuer",
+            ),
+            (
+                json!({"owner": "oidc:okta:x", "authType": "jwt", "sub": "x"}),
+                "issuer",
+            ),
+            (
+                json!({"owner": "oidc:okta:x", "authType": "jwt", "issuer": "okta", "sub": "y"}),
+                "sub",
+            ),
+            (
+                json!({"owner": "oidc:okta:x", "authType": "apiKey", "partner": "x"}),
+                "authType",
+            ),
+            (
+                json!({"owner": "partner:acme", "authType": "apiKey", "partner": "acme", "issuer": "cognito"}),
+                "issuer",
+            ),
         ];
         for (ctx, culprit) in cases {
             assert_eq!(
@@ -462,6 +529,15 @@ mod tests {
                 "{ctx}"
             );
         }
+    }
+
+    #[test]
+    fn a_pool_context_cached_before_trusted_issuers_still_reads_as_cognito() {
+        let ctx = AuthContext::from_fields(&fields(
+            json!({"owner": "user:x", "authType": "jwt", "sub": "x", "permissions": "items:read"}),
+        ))
+        .unwrap();
+        assert_eq!(ctx.issuer(), Some("cognito"));
     }
 
     #[test]

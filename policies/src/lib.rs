@@ -48,6 +48,6 @@ pub use grants::{
     FIRST_PARTY_SCOPE, READONLY_GROUP, SCOPE_ITEMS_DELETE, SCOPE_ITEMS_READ, SCOPE_ITEMS_WRITE,
     TokenUse, UnknownTokenUse, permissions_for_token, scope_permission,
 };
-pub use owner::{Owner, OwnerError, OwnerKind};
+pub use owner::{COGNITO_ISSUER, Owner, OwnerError, OwnerKind, is_valid_alias};
 pub use permission::{Permission, PermissionSet, UnknownPermission};
 pub use routes::{ROUTES, Route, RouteMatch, match_route};
