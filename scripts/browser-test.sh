@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # A real browser against the local stack from another origin
-# (tests/browser/browser.test.mjs says what it covers). Installs what it
-# needs: Debian's chromium (apt-get, when /usr/bin/chromium is missing) and
-# playwright-core from npm at the version pinned in tests/browser/ (npm ci;
-# playwright-core downloads no browser). The stack is the debug `local`
-# binary of the workspace build (`cargo build --bin local` resolves features
-# as `cargo test --workspace` does, so after the tests it builds nothing).
-# On a failure: screenshots, the page's console and the stack's stderr in
+# (tests/browser/browser.test.mjs says what it covers), signing in with the
+# development IdP and at a real OpenID Provider (authorization code + PKCE).
+# Installs what it needs: Debian's chromium (apt-get, when /usr/bin/chromium
+# is missing), playwright-core from npm at the version pinned in
+# tests/browser/ (npm ci; playwright-core downloads no browser) and the
+# provider's packages pinned in tests/oidc/ (scripts/oidc-provider.sh).
+# The stack is the debug `local` binary of the workspace build (`cargo build
+# --bin local` resolves features as `cargo test --workspace` does, so after
+# the tests it builds nothing). On a failure: screenshots, the page's
+# console and the stack's and the provider's stderr in
 # target/browser-artifacts/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,6 +28,7 @@ fi
 /usr/bin/chromium --version 2>/dev/null
 
 (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+scripts/oidc-provider.sh
 
 cargo build --bin local --locked
 target_dir=$(cargo metadata --format-version 1 --no-deps --locked |

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every check and every test, from a fresh clone: formatting, clippy, then the
 # whole workspace's tests with moto server standing in for AWS (installed into
-# .venv by scripts/venv.sh, started and stopped by scripts/with-moto.sh).
+# .venv by scripts/venv.sh, started and stopped by scripts/with-moto.sh) and
+# a real OpenID Provider (oidc-provider from npm, installed into tests/oidc
+# by scripts/oidc-provider.sh, started by the tests themselves).
 # Nothing here reaches the real cloud.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,12 +20,14 @@ echo "== template.yaml: sam validate --lint, cfn-lint, checkov, on the source an
 scripts/check-template.sh
 echo "== emulated deploy: SAM's translation created as a stack on moto server, the rest replayed through the service APIs"
 scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
+echo "== the OpenID Provider of the trusted-issuer tests (local/tests/oidc_provider/): oidc-provider's pinned packages, npm ci in tests/oidc"
+scripts/oidc-provider.sh
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
 echo "== the README's first command as written: every curl line of its banner answers as stated (scripts/readme_check.py, tested by scripts/test_readme_check.py)"
 python3 scripts/test_readme_check.py
 python3 scripts/readme_check.py
-echo "== a real browser: headless Chromium on a page of another origin against the local stack (scripts/browser-test.sh)"
+echo "== a real browser: headless Chromium on a page of another origin against the local stack, signed in by the development IdP and by code + PKCE at the OpenID Provider (scripts/browser-test.sh)"
 scripts/browser-test.sh
 echo "== the published contract: openapi-spec-validator, then schemathesis against the local stack (tools in .venv-contract)"
 scripts/api-contract.sh

@@ -2,13 +2,17 @@
 //
 // Starts the local stack (LOCAL_BIN) on a free loopback port with
 // --cors-origin set to a second loopback origin, serves page/ from that
-// origin, mints tokens with `local token` (outside the page: the development
-// IdP refuses browsers), and drives Debian's Chromium headless through
-// playwright-core. The page's own script (page/app.js) makes every call;
-// the assertions here are on what that script could read.
+// origin, and drives Debian's Chromium headless through playwright-core.
+// The page's own scripts make every call; the assertions here are on what
+// those scripts could read. Two ways to a token:
+// - the development IdP: tokens minted with `local token` (outside the
+//   page: the development IdP refuses browsers);
+// - a real OpenID Provider (../oidc/provider.mjs, started by ./oidc.mjs):
+//   the page signs in by authorization code + PKCE through the provider's
+//   own login and consent pages (page/signin.js) and keeps the token.
 //
-// On a failure, a screenshot, the page's console and the stack's stderr are
-// kept under ARTIFACTS (target/browser-artifacts/).
+// On a failure, a screenshot, the page's console and the stack's and the
+// provider's stderr are kept under ARTIFACTS (target/browser-artifacts/).
 //
 //   LOCAL_BIN=target/debug/local ARTIFACTS=target/browser-artifacts node --test tests/browser/
 
@@ -23,6 +27,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
 import { chromium } from 'playwright-core';
+
+import { startProvider, stopProvider } from './oidc.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const LOCAL_BIN = process.env.LOCAL_BIN;
@@ -48,7 +54,10 @@ assert.ok(LOCAL_BIN, 'LOCAL_BIN must name the built local binary (scripts/browse
 function servePage() {
   const files = {
     '/': ['index.html', 'text/html; charset=utf-8'],
+    // Where the OpenID Provider sends the browser back with the code.
+    '/callback': ['index.html', 'text/html; charset=utf-8'],
     '/app.js': ['app.js', 'text/javascript; charset=utf-8'],
+    '/signin.js': ['signin.js', 'text/javascript; charset=utf-8'],
   };
   const server = createServer((req, res) => {
     const path = new URL(req.url, 'http://x').pathname;
@@ -72,8 +81,8 @@ function servePage() {
 }
 
 /** Starts the stack in its own process group; resolves once its banner is out. */
-function startStack(corsOrigin, stderrLines) {
-  const child = spawn(LOCAL_BIN, ['--addr', '127.0.0.1:0', '--cors-origin', corsOrigin], {
+function startStack(corsOrigin, stderrLines, extraArgs = []) {
+  const child = spawn(LOCAL_BIN, ['--addr', '127.0.0.1:0', '--cors-origin', corsOrigin, ...extraArgs], {
     detached: true,
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, AWS_REGION: 'us-east-1', AWS_EC2_METADATA_DISABLED: 'true' },
@@ -114,76 +123,89 @@ async function mint(api, ...args) {
   return stdout.trim();
 }
 
-describe('a page on another origin uses the local stack', () => {
-  let pageServer;
-  let appOrigin;
-  let stack;
-  let api;
+// Shared by both ways to a token: one page origin, one stack, one browser.
+let pageServer;
+let appOrigin;
+let stack;
+let api;
+let provider;
+let op;
+let context;
+let page;
+let profile;
+const stackStderr = [];
+const providerStderr = [];
+const consoleLines = [];
+
+before(async () => {
+  [pageServer, appOrigin] = await servePage();
+  // The provider first: the page's origin is its public client's.
+  ({ child: provider, ready: op } = await startProvider([`${appOrigin}/callback`], providerStderr));
+  ({ child: stack, api } = await startStack(appOrigin, stackStderr));
+  assert.notEqual(new URL(api).origin, appOrigin, 'the page and the API must be two origins');
+  assert.notEqual(new URL(op.issuer).origin, appOrigin, 'the page and the provider must be two origins');
+  // A fresh profile per run: nothing cached from an earlier one.
+  profile = mkdtempSync(join(tmpdir(), 'browser-test-profile-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+  });
+  page = context.pages()[0] ?? (await context.newPage());
+  page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
+  page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
+  page.on('requestfailed', (r) => consoleLines.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
+}, { timeout: 120_000 });
+
+after(async () => {
+  await context?.close();
+  if (profile) rmSync(profile, { recursive: true, force: true });
+  await stopStack(stack);
+  await stopProvider(provider);
+  pageServer?.close();
+});
+
+/** A step whose failure keeps a screenshot, the console and both servers' stderr. */
+function step(name, fn) {
+  // A hung fetch or page must fail the run, not hold CI until its limit.
+  it(name, { timeout: 30_000 }, async () => {
+    try {
+      await fn();
+    } catch (e) {
+      const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
+      mkdirSync(ARTIFACTS, { recursive: true });
+      await page?.screenshot({ path: join(ARTIFACTS, `${slug}.png`), fullPage: true }).catch(() => {});
+      writeFileSync(join(ARTIFACTS, `${slug}.console.log`), consoleLines.join('\n') + '\n');
+      writeFileSync(join(ARTIFACTS, `${slug}.stack-stderr.log`), stackStderr.join(''));
+      writeFileSync(join(ARTIFACTS, `${slug}.provider-stderr.log`), providerStderr.join(''));
+      console.error(`browser-test: artefacts of "${name}" in ${ARTIFACTS}`);
+      throw e;
+    }
+  });
+}
+
+/** Runs `window.items[fn]` in the page; what CORS hid from the page is a failure. */
+const tryCall = (fn, ...args) => page.evaluate(([f, a]) => window.items[f](...a), [fn, args]);
+const call = async (fn, ...args) => {
+  const r = await tryCall(fn, ...args);
+  assert.equal(r.blocked, undefined, `the browser hid the answer to ${fn} from the page: ${r.blocked}`);
+  return r;
+};
+
+describe('a page on another origin uses the local stack with development IdP tokens', () => {
   let alice;
   let bob;
-  let context;
-  let page;
-  let profile;
-  const stackStderr = [];
-  const consoleLines = [];
   // Carried from step to step, as the page's state would be.
   let id;
   let firstEtag;
   let etag;
 
   before(async () => {
-    [pageServer, appOrigin] = await servePage();
-    ({ child: stack, api } = await startStack(appOrigin, stackStderr));
-    assert.notEqual(new URL(api).origin, appOrigin, 'the page and the API must be two origins');
     alice = await mint(api, '--user', 'alice');
     bob = await mint(api, '--user', 'bob', '--group', 'readonly');
-    // A fresh profile per run: nothing cached from an earlier one.
-    profile = mkdtempSync(join(tmpdir(), 'browser-test-profile-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: CHROMIUM_ARGS,
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('console', (m) => consoleLines.push(`[${m.type()}] ${m.text()}`));
-    page.on('pageerror', (e) => consoleLines.push(`[pageerror] ${e.message}`));
-    page.on('requestfailed', (r) => consoleLines.push(`[requestfailed] ${r.method()} ${r.url()} ${r.failure()?.errorText}`));
     await page.goto(appOrigin + '/');
     assert.equal(await page.evaluate(() => typeof window.items), 'object', 'page/app.js did not load');
-  }, { timeout: 120_000 });
-
-  after(async () => {
-    await context?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
-    await stopStack(stack);
-    pageServer?.close();
   });
-
-  /** A step whose failure keeps a screenshot, the console and the stack's stderr. */
-  function step(name, fn) {
-    // A hung fetch or page must fail the run, not hold CI until its limit.
-    it(name, { timeout: 30_000 }, async () => {
-      try {
-        await fn();
-      } catch (e) {
-        const slug = name.replace(/[^a-z0-9]+/gi, '-').toLowerCase();
-        mkdirSync(ARTIFACTS, { recursive: true });
-        await page?.screenshot({ path: join(ARTIFACTS, `${slug}.png`), fullPage: true }).catch(() => {});
-        writeFileSync(join(ARTIFACTS, `${slug}.console.log`), consoleLines.join('\n') + '\n');
-        writeFileSync(join(ARTIFACTS, `${slug}.stack-stderr.log`), stackStderr.join(''));
-        console.error(`browser-test: artefacts of "${name}" in ${ARTIFACTS}`);
-        throw e;
-      }
-    });
-  }
-
-  /** Runs `window.items[fn]` in the page; what CORS hid from the page is a failure. */
-  const tryCall = (fn, ...args) => page.evaluate(([f, a]) => window.items[f](...a), [fn, args]);
-  const call = async (fn, ...args) => {
-    const r = await tryCall(fn, ...args);
-    assert.equal(r.blocked, undefined, `the browser hid the answer to ${fn} from the page: ${r.blocked}`);
-    return r;
-  };
 
   step('creates an item and reads its ETag and Location', async () => {
     const r = await call('create', api, alice, { name: 'from the browser', tags: ['cors'] });
@@ -258,5 +280,51 @@ describe('a page on another origin uses the local stack', () => {
     const gone = await call('read', api, alice, id);
     assert.equal(gone.status, 404);
     assert.equal(gone.contentType, 'application/problem+json');
+  });
+});
+
+/** The payload of a compact JWS, unverified: what the page was given. */
+function claimsOf(token) {
+  const [header, payload] = token.split('.').slice(0, 2).map((p) => JSON.parse(Buffer.from(p, 'base64url')));
+  return { header, payload };
+}
+
+describe('a page on another origin signs in at an OpenID Provider with authorization code + PKCE', () => {
+  const scope = 'openid items/read items/write items/delete';
+  let token;
+
+  step("signs in through the provider's own login and consent pages and keeps an at+jwt access token for the API", async () => {
+    const query = new URLSearchParams({ issuer: op.issuer, client_id: op.spa.clientId, resource: op.api, scope });
+    await page.goto(`${appOrigin}/?${query}`);
+    await page.waitForFunction(() => window.signIn?.status === 'signed-out');
+    await page.click('#sign-in');
+    // The provider's development interactions: any login and password.
+    await page.waitForURL(`${op.issuer}/interaction/**`);
+    await page.fill('input[name=login]', 'carol');
+    await page.fill('input[name=password]', 'any password');
+    await page.click('button[type=submit]');
+    // Then its consent page for the API's scopes.
+    await page.waitForSelector('input[name=prompt][value=consent]', { state: 'attached' });
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${appOrigin}/**`);
+    await page.waitForFunction(() => ['signed-in', 'error'].includes(window.signIn?.status));
+    const { status, detail } = await page.evaluate(() => ({ status: window.signIn.status, detail: window.signIn.detail }));
+    assert.equal(status, 'signed-in', detail);
+    assert.equal(new URL(page.url()).search, '', 'the code stayed in the address bar');
+    token = await page.evaluate(() => window.signIn.token());
+    const { header, payload } = claimsOf(token);
+    assert.equal(header.typ, 'at+jwt');
+    assert.equal(header.alg, 'RS256');
+    assert.equal(payload.iss, op.issuer);
+    assert.equal(payload.aud, op.api);
+    assert.equal(payload.sub, 'carol');
+    assert.equal(payload.client_id, op.spa.clientId);
+    assert.deepEqual(payload.scope.split(' ').sort(), ['items/delete', 'items/read', 'items/write']);
+  });
+
+  step('keeps the token across a reload of the tab', async () => {
+    await page.reload();
+    await page.waitForFunction(() => window.signIn?.status === 'signed-in');
+    assert.equal(await page.evaluate(() => window.signIn.token()), token);
   });
 });
