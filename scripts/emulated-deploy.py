@@ -32,6 +32,7 @@ Run under scripts/with-moto.sh with .venv's python (boto3 comes with moto):
   scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 """
 import copy
+import fnmatch
 import functools
 import io
 import json
@@ -62,7 +63,11 @@ PRECONDITIONS = """\
     account settings to enable logging");
   - that role must exist and trust apigateway.amazonaws.com;
   - a usage plan's API stages must exist;
-  - an app client's OAuth scopes must exist (ScopeDoesNotExistException)."""
+  - an app client's OAuth scopes must exist (ScopeDoesNotExistException);
+  - an alarm can notify an encrypted topic only if the topic's key lets
+    cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey (never the
+    AWS managed alias/aws/sns: "CloudWatch Alarms does not have authorization
+    to access the SNS topic encryption key")."""
 
 
 class Failed(Exception):
@@ -504,11 +509,44 @@ def alarm(d, lid, p):
     for m in args.get("Metrics", []):
         if "MetricStat" in m:
             m["MetricStat"]["Period"] = int(m["MetricStat"]["Period"])
+    for arn in dict.fromkeys(p.get("AlarmActions", []) + p.get("OKActions", [])):
+        cloudwatch_may_publish(lid, arn)
     cw = client("cloudwatch")
     cw.put_metric_alarm(AlarmName=name, **args)
     arn = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
     d.physical[lid] = name
     d.attrs[lid] = {"Arn": arn}
+
+
+def cloudwatch_may_publish(lid, topic_arn):
+    """What CloudWatch needs to notify an encrypted topic, which moto does
+    not check: its key's policy lets cloudwatch.amazonaws.com use the key
+    (an AWS managed key's policy never does)."""
+    if ":sns:" not in topic_arn:
+        return
+    attrs = client("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+    key = attrs.get("KmsMasterKeyId")
+    if not key:
+        return
+    refused = (f"{lid}: CloudWatch Alarms does not have authorization to access the SNS topic "
+               f"encryption key {key}: every notification would be dropped")
+    if key.startswith("alias/aws/") or ":alias/aws/" in key:
+        raise Failed(refused)
+    policy = client("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    # moto 5.2.5's CloudFormation keeps a KeyPolicy as the template's object,
+    # and GetKeyPolicy answers it as such instead of as a JSON string.
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    granted = set()
+    for st in policy.get("Statement", []):
+        principal = st.get("Principal", {})
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if st.get("Effect") == "Allow" and "cloudwatch.amazonaws.com" in services:
+            actions = st.get("Action", [])
+            granted.update([actions] if isinstance(actions, str) else actions)
+    for needed in ("kms:Decrypt", "kms:GenerateDataKey"):
+        if not any(fnmatch.fnmatchcase(needed, a) for a in granted):
+            raise Failed(f"{refused} (its policy does not allow {needed})")
 
 
 def dashboard(d, lid, p):
@@ -716,6 +754,18 @@ def with_wrong_getatt(t):
     return mutated(t, mutate, "misspelt GetAtt")
 
 
+def with_aws_managed_topic_key(t):
+    """The alarm topic encrypted with the AWS managed key alias/aws/sns."""
+    def mutate(t):
+        changed = 0
+        for res in t["Resources"].values():
+            if res["Type"] == "AWS::SNS::Topic" and "KmsMasterKeyId" in res["Properties"]:
+                res["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+                changed += 1
+        return changed
+    return mutated(t, mutate, "AWS managed topic key")
+
+
 def with_dangling_ref(t):
     """The authorizer's pool id a Ref to a resource that is not there."""
     def mutate(t):
@@ -758,6 +808,9 @@ def main():
                            "do not exist (yet)", reverse=True)),
         ("must fail: a misspelt Fn::GetAtt attribute",
          lambda: must_fail("getatt", with_wrong_getatt(fresh), PARAMS_FRESH, "Arnn")),
+        ("must fail: the alarm topic encrypted with the AWS managed key",
+         lambda: must_fail("topic key", with_aws_managed_topic_key(fresh), PARAMS_FRESH,
+                           "CloudWatch Alarms does not have authorization")),
         ("must fail: a Ref to a resource that is not in the template",
          lambda: must_fail("ref", with_dangling_ref(fresh), PARAMS_FRESH, "UserPoool")),
     ]
