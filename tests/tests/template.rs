@@ -1476,3 +1476,22 @@ fn every_topic_an_alarm_notifies_is_encrypted_with_a_key_cloudwatch_may_use() {
         );
     }
 }
+
+#[test]
+fn account_global_names_carry_the_region() {
+    // Dashboards are global to the account: the same stack name deployed in
+    // a second region would take over (or fail on) the first one's.
+    let t = template();
+    let dashboards = of_type(&t, "AWS::CloudWatch::Dashboard");
+    assert!(!dashboards.is_empty());
+    for (id, d) in dashboards {
+        let name = get(d, "Properties")
+            .and_then(|p| raw(p, "DashboardName"))
+            .unwrap_or_else(|| panic!("{id} has a name"));
+        let text = serde_yaml_ng::to_string(name).unwrap();
+        assert!(
+            text.contains("${AWS::StackName}") && text.contains("${AWS::Region}"),
+            "{id}: {text}"
+        );
+    }
+}
