@@ -64,6 +64,8 @@ PRECONDITIONS = """\
   - that role must exist and trust apigateway.amazonaws.com;
   - a usage plan's API stages must exist;
   - an app client's OAuth scopes must exist (ScopeDoesNotExistException);
+  - CloudFormation resolves {{resolve:secretsmanager:...}} as the deployer,
+    whom the secret's resource policy may deny;
   - an alarm can notify an encrypted topic only if the topic's key lets
     cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey (never the
     AWS managed alias/aws/sns: "CloudWatch Alarms does not have authorization
@@ -183,6 +185,7 @@ class Deploy:
         parts = rest.split(":")
         n = 7 if rest.startswith("arn:") else 1
         secret_id, fields = ":".join(parts[:n]), parts[n:]
+        deployer_may_read(secret_id)
         value = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
         if len(fields) > 1 and fields[1]:
             value = json.loads(value)[fields[1]]
@@ -332,6 +335,29 @@ def secret(d, lid, p):
     arn = sm.create_secret(**args)["ARN"]
     d.physical[lid] = arn
     d.attrs[lid] = {"Id": arn}
+
+
+def deployer_may_read(secret_id):
+    """What Secrets Manager enforces and moto does not: CloudFormation
+    resolves {{resolve:secretsmanager:...}} with the deployer's credentials,
+    and a Deny of GetSecretValue in the secret's resource policy that does
+    not except the deployer refuses it (the Denies this template writes:
+    Principal "*", ArnNotEquals or ArnNotLike on aws:PrincipalArn)."""
+    policy = client("secretsmanager").get_resource_policy(SecretId=secret_id).get("ResourcePolicy")
+    for st in json.loads(policy).get("Statement", []) if policy else []:
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if st.get("Effect") != "Deny" or "secretsmanager:GetSecretValue" not in actions:
+            continue
+        condition = st.get("Condition", {})
+        excepted = []
+        for op in ("ArnNotEquals", "ArnNotLike"):
+            arns = condition.get(op, {}).get("aws:PrincipalArn", [])
+            excepted += [(op, a) for a in ([arns] if isinstance(arns, str) else arns)]
+        if not any(a == DEPLOYER or (op == "ArnNotLike" and fnmatch.fnmatchcase(DEPLOYER, a))
+                   for op, a in excepted):
+            raise Failed(f"{{{{resolve:secretsmanager:{secret_id}}}}}: AccessDenied: the secret's "
+                         f"resource policy denies GetSecretValue to the deployer {DEPLOYER}")
 
 
 def secret_policy(d, lid, p):
@@ -766,6 +792,16 @@ def with_aws_managed_topic_key(t):
     return mutated(t, mutate, "AWS managed topic key")
 
 
+def without_depends_on(t, lid):
+    """The translation without `lid`'s DependsOn, `lid` moved first in
+    template order: created as early as CloudFormation may then create it."""
+    def mutate(t):
+        res = t["Resources"].pop(lid)
+        t["Resources"] = {lid: res, **t["Resources"]}
+        return res.pop("DependsOn", None) is not None
+    return mutated(t, mutate, f"{lid} DependsOn removed")
+
+
 def with_dangling_ref(t):
     """The authorizer's pool id a Ref to a resource that is not there."""
     def mutate(t):
@@ -779,7 +815,9 @@ def with_dangling_ref(t):
     return mutated(t, mutate, "dangling Ref")
 
 
-OPERATORS = "arn:aws:iam::123456789012:role/partner-keys-operator,arn:aws:iam::123456789012:role/Admin*"
+# The role `sam deploy` runs as; CloudFormation acts with its credentials.
+DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
+OPERATORS = f"arn:aws:iam::123456789012:role/partner-keys-operator,{DEPLOYER}"
 PARAMS_FRESH = {"AllowedOrigin": "https://app.example.com", "SetApiGatewayLogsRole": "true",
                 "AuthDomainPrefix": "items-emulated", "PartnerKeyOperatorArns": OPERATORS,
                 "AlarmEmail": "oncall@example.com"}
@@ -811,6 +849,17 @@ def main():
         ("must fail: the alarm topic encrypted with the AWS managed key",
          lambda: must_fail("topic key", with_aws_managed_topic_key(fresh), PARAMS_FRESH,
                            "CloudWatch Alarms does not have authorization")),
+        ("must fail: a wildcard in PartnerKeyOperatorArns",
+         lambda: must_fail("operator wildcard", fresh,
+                           {**PARAMS_FRESH, "PartnerKeyOperatorArns":
+                            OPERATORS + ",arn:aws:iam::123456789012:role/Admin*"},
+                           "does not match")),
+        ("must fail: the users' usage key locked before CloudFormation read it, "
+         "deployed by a role that is no operator",
+         lambda: must_fail("usage key", without_depends_on(fresh, "UserUsageKeySecretPolicy"),
+                           {**PARAMS_FRESH, "PartnerKeyOperatorArns":
+                            "arn:aws:iam::123456789012:role/partner-keys-operator"},
+                           "denies GetSecretValue to the deployer")),
         ("must fail: a Ref to a resource that is not in the template",
          lambda: must_fail("ref", with_dangling_ref(fresh), PARAMS_FRESH, "UserPoool")),
     ]

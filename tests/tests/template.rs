@@ -497,15 +497,8 @@ fn the_identity_source_is_validated_with_the_one_credential_pattern() {
 #[test]
 fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operators_change_it() {
     let t = template();
-    let policies = of_type(&t, "AWS::SecretsManager::ResourcePolicy");
-    let [(_, policy)] = policies.as_slice() else {
-        panic!("one resource policy");
-    };
+    let policy = resource_policy_of(&t, "PartnerKeysSecret");
     let props = get(policy, "Properties").unwrap();
-    assert_eq!(
-        raw(props, "SecretId").and_then(ref_target),
-        Some("PartnerKeysSecret")
-    );
     assert_eq!(
         get(props, "BlockPublicPolicy").and_then(Value::as_bool),
         Some(true)
@@ -525,10 +518,12 @@ fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operator
                         .any(|a| a.as_str() == Some(action))
             })
             .map(|s| {
+                // Exact ARNs only: a pattern operator would let a wildcard
+                // back in.
                 text(
                     get(s, "Condition")
-                        .and_then(|c| get(c, "ArnNotLike"))
-                        .unwrap(),
+                        .and_then(|c| get(c, "ArnNotEquals"))
+                        .unwrap_or_else(|| panic!("{action}: the exception is ArnNotEquals")),
                 )
             })
             .unwrap_or_else(|| panic!("no Deny of {action}"))
@@ -540,6 +535,9 @@ fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operator
         "secretsmanager:UpdateSecretVersionStage",
         "secretsmanager:UpdateSecret",
         "secretsmanager:DeleteSecret",
+        // Or anyone allowed these could remove the protection itself.
+        "secretsmanager:PutResourcePolicy",
+        "secretsmanager:DeleteResourcePolicy",
     ] {
         let writers = deny_except(change);
         assert!(writers.contains("PartnerKeyOperatorArns"), "{change}");
@@ -547,6 +545,23 @@ fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operator
             !writers.contains("AuthorizerRole"),
             "{change}: the authorizer only reads"
         );
+    }
+}
+
+/// The one resource policy attached to `secret`.
+fn resource_policy_of<'a>(t: &'a Value, secret: &str) -> &'a Value {
+    let found: Vec<_> = of_type(t, "AWS::SecretsManager::ResourcePolicy")
+        .into_iter()
+        .filter(|(_, p)| {
+            get(p, "Properties")
+                .and_then(|p| raw(p, "SecretId"))
+                .and_then(ref_target)
+                == Some(secret)
+        })
+        .collect();
+    match found.as_slice() {
+        [(_, one)] => one,
+        other => panic!("{secret}: {} resource policies", other.len()),
     }
 }
 
@@ -1494,4 +1509,138 @@ fn account_global_names_carry_the_region() {
             "{id}: {text}"
         );
     }
+}
+
+#[test]
+fn a_secrets_resource_policy_is_kept_as_long_as_the_secret() {
+    // A secret kept by `sam delete` without its resource policy is a secret
+    // anyone with identity permissions may read and change.
+    let t = template();
+    let policies = of_type(&t, "AWS::SecretsManager::ResourcePolicy");
+    assert!(!policies.is_empty());
+    for (id, policy) in policies {
+        let secret = get(policy, "Properties")
+            .and_then(|p| raw(p, "SecretId"))
+            .and_then(ref_target)
+            .unwrap_or_else(|| panic!("{id}: SecretId is a !Ref"));
+        let s = &resources(&t)[secret];
+        for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            assert_eq!(
+                str_at(policy, &[attribute]),
+                str_at(s, &[attribute]),
+                "{id}: {attribute} as {secret}'s"
+            );
+        }
+    }
+}
+
+// ----------------------------------------------------------- secret access
+
+/// Whether a template parameter's `AllowedPattern` accepts `value` (read as
+/// a JSON Schema pattern; the template's patterns use nothing whose meaning
+/// differs from CloudFormation's Java regular expressions).
+fn pattern_accepts(pattern: &str, value: &str) -> bool {
+    jsonschema::draft4::new(&serde_json::json!({"type": "string", "pattern": pattern}))
+        .expect("the pattern compiles")
+        .is_valid(&serde_json::json!(value))
+}
+
+#[test]
+fn the_operator_list_takes_exact_role_or_user_arns_only() {
+    // The registry's policy excepts these principals from its Denies: one
+    // pattern (role/Admin*) would hand the registry to every role anyone may
+    // create under a matching name. CloudFormation applies a
+    // CommaDelimitedList's AllowedPattern to each value.
+    let t = template();
+    let spec = get(&t, "Parameters")
+        .and_then(|p| get(p, "PartnerKeyOperatorArns"))
+        .expect("the parameter");
+    assert_eq!(str_at(spec, &["Type"]), Some("CommaDelimitedList"));
+    assert!(get(spec, "Default").is_none(), "no default: the deployer names them");
+    let pattern = str_at(spec, &["AllowedPattern"]).expect("an AllowedPattern");
+    for exact in [
+        "arn:aws:iam::123456789012:role/partner-keys-operator",
+        "arn:aws:iam::123456789012:role/ops/partner-keys",
+        "arn:aws:iam::123456789012:user/alice",
+        "arn:aws-cn:iam::123456789012:role/Admin",
+        "arn:aws-us-gov:iam::123456789012:role/Admin",
+    ] {
+        assert!(pattern_accepts(pattern, exact), "{exact} is refused");
+    }
+    for wide in [
+        "*",
+        "",
+        "arn:aws:iam::123456789012:role/Admin*",
+        "arn:aws:iam::123456789012:role/Admin?",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::*:role/partner-keys-operator",
+        "arn:aws:iam::123456789012:*",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:sts::123456789012:assumed-role/partner-keys-operator/session",
+        "123456789012",
+        "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b*",
+    ] {
+        assert!(!pattern_accepts(pattern, wide), "{wide:?} is accepted");
+    }
+}
+
+#[test]
+fn each_secret_a_function_reads_is_readable_by_that_functions_role_alone() {
+    // The identity policy says what a function may read; the secret's own
+    // resource policy says that nobody else may, whatever identity policies
+    // elsewhere in the account grant. A secret CloudFormation resolves into
+    // another resource ({{resolve:...}}, with the deployer's credentials)
+    // may also be read by the operators, who deploy.
+    let t = template();
+    let resolved = serde_yaml_ng::to_string(resources(&t)).unwrap();
+    let mut checked = 0;
+    for binary in ["authorizer", "api"] {
+        let (_, f) = function_built_from(&t, binary);
+        let role = get(f, "Properties")
+            .and_then(|p| raw(p, "Role"))
+            .and_then(getatt_arn_target)
+            .expect("role");
+        for secret in granted(&t, f, "secretsmanager:").into_iter().flatten() {
+            let policy = resource_policy_of(&t, &secret);
+            let props = get(policy, "Properties").unwrap();
+            assert_eq!(
+                get(props, "BlockPublicPolicy").and_then(Value::as_bool),
+                Some(true),
+                "{secret}"
+            );
+            let deny = get(props, "ResourcePolicy")
+                .and_then(|d| get(d, "Statement"))
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+                .find(|s| {
+                    get(s, "Effect").and_then(Value::as_str) == Some("Deny")
+                        && strings(get(s, "Action"))
+                            .iter()
+                            .any(|a| a.as_str() == Some("secretsmanager:GetSecretValue"))
+                })
+                .unwrap_or_else(|| panic!("{secret}: no Deny of GetSecretValue"));
+            assert_eq!(str_at(deny, &["Principal"]), Some("*"), "{secret}");
+            let readers = get(deny, "Condition")
+                .and_then(|c| get(c, "ArnNotEquals"))
+                .and_then(|c| raw(c, "aws:PrincipalArn"))
+                .unwrap_or_else(|| panic!("{secret}: the exception is ArnNotEquals aws:PrincipalArn"));
+            let text = serde_yaml_ng::to_string(readers).unwrap();
+            assert!(text.contains(&format!("{role}.Arn")), "{secret}: {role} may not read it");
+            let roles: Vec<&str> = of_type(&t, "AWS::IAM::Role")
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| *id != role && text.contains(&format!("{id}.Arn")))
+                .collect();
+            assert!(roles.is_empty(), "{secret}: {roles:?} may read it too");
+            let by_cloudformation = resolved.contains(&format!("{{{{resolve:secretsmanager:${{{secret}}}"));
+            assert_eq!(
+                text.contains("PartnerKeyOperatorArns"),
+                by_cloudformation || secret == "PartnerKeysSecret",
+                "{secret}: the operators read it only if they must"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(checked, 3, "the registry, the users' usage key, the cursor key");
 }
