@@ -143,6 +143,7 @@ class Deploy:
         self.attrs = {}      # logical id -> {attribute: value}, replayed resources
         self.moto_made = {}  # logical id -> resource type, created by moto's CloudFormation
         self.replayed = []
+        self.watched = []    # (alarm, namespace, dimensions) of every metric an alarm watches
         self.openapi_warnings = 0
         self.resolver = cfn_model.Resolver(
             self.conditions, self.params,
@@ -216,6 +217,8 @@ class Deploy:
                 raise Failed(f"{lid} ({kind}): {e}") from e
             self.replayed.append(lid)
         self.reapply_environments()
+        for watched in self.watched:
+            watches_something(*watched)
         return self.outputs()
 
     def create_stack(self):
@@ -537,11 +540,39 @@ def alarm(d, lid, p):
             m["MetricStat"]["Period"] = int(m["MetricStat"]["Period"])
     for arn in dict.fromkeys(p.get("AlarmActions", []) + p.get("OKActions", [])):
         cloudwatch_may_publish(lid, arn)
+    metrics = [p] if "MetricName" in p else [m["MetricStat"]["Metric"] for m in p.get("Metrics", [])
+                                             if "MetricStat" in m]
+    # Checked once the stack is complete: nothing orders an alarm after what
+    # its dimensions name by value (a stage name, an API name).
+    d.watched += [(lid, m["Namespace"], {x["Name"]: x["Value"] for x in m.get("Dimensions", [])})
+                  for m in metrics]
     cw = client("cloudwatch")
     cw.put_metric_alarm(AlarmName=name, **args)
     arn = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
     d.physical[lid] = name
     d.attrs[lid] = {"Arn": arn}
+
+
+def watches_something(lid, namespace, dims):
+    """CloudWatch accepts an alarm on a metric nobody publishes and keeps it
+    quiet forever: the dimensions of AWS's metrics must name what exists."""
+    if namespace == "AWS/Lambda":
+        try:
+            client("lambda").get_function(FunctionName=dims["FunctionName"])
+        except botocore.exceptions.ClientError as e:
+            raise Failed(f"{lid}: watches function {dims['FunctionName']}, which does not exist") from e
+    elif namespace == "AWS/ApiGateway":
+        api = client("apigateway")
+        ids = [a["id"] for a in api.get_rest_apis()["items"] if a["name"] == dims["ApiName"]]
+        if len(ids) != 1 or dims["Stage"] not in [st["stageName"] for st in
+                                                 api.get_stages(restApiId=ids[0])["item"]]:
+            raise Failed(f"{lid}: watches API {dims['ApiName']} stage {dims['Stage']}, "
+                         "which does not exist")
+    elif namespace == "AWS/WAFV2":
+        acls = client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+        if dims["WebACL"] not in [a["Name"] for a in acls] or dims["Region"] != os.environ["AWS_REGION"]:
+            raise Failed(f"{lid}: watches web ACL {dims['WebACL']} in {dims['Region']}, "
+                         "which does not exist")
 
 
 def cloudwatch_may_publish(lid, topic_arn):

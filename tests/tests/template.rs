@@ -1218,35 +1218,131 @@ fn emitted_series() -> BTreeSet<(String, Vec<String>)> {
     out
 }
 
-/// The metrics AWS publishes for the functions that alarms may watch.
-const AWS_LAMBDA_METRICS: &[&str] = &["Errors", "Throttles", "Duration", "Invocations"];
+/// The metrics AWS publishes, by namespace, that alarms and the dashboard
+/// may watch, with the dimension names each is published with
+/// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html,
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html,
+/// https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html).
+const AWS_METRICS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "AWS/Lambda",
+        &["Errors", "Throttles", "Duration", "Invocations"],
+        &["FunctionName"],
+    ),
+    (
+        "AWS/ApiGateway",
+        &[
+            "Count",
+            "4XXError",
+            "5XXError",
+            "Latency",
+            "IntegrationLatency",
+        ],
+        &["ApiName", "Stage"],
+    ),
+    (
+        "AWS/WAFV2",
+        &[
+            "AllowedRequests",
+            "BlockedRequests",
+            "CountedRequests",
+            "PassedRequests",
+        ],
+        &["Region", "Rule", "WebACL"],
+    ),
+];
+
+/// A template value as the text it stands for: `!Ref X` as `${X}`, a
+/// `!Sub` string as written, a plain string as itself.
+fn as_sub_text(v: &Value) -> Option<String> {
+    if let Some(target) = ref_target(v) {
+        return Some(format!("${{{target}}}"));
+    }
+    match v {
+        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().map(str::to_owned),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// What the dimension values of AWS's metrics must be to name this stack's
+/// resources: `(namespace, dimension) → the values that do`, in the
+/// `${...}` form of [`as_sub_text`].
+fn aws_dimension_values(t: &Value) -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
+    let functions = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, _)| format!("${{{id}}}"))
+        .collect();
+    let (_, api) = of_type(t, "AWS::Serverless::Api")[0];
+    let api_props = get(api, "Properties").expect("Api properties");
+    let one = |v: Option<&Value>| BTreeSet::from_iter(v.and_then(as_sub_text));
+    let acls = of_type(t, "AWS::WAFv2::WebACL");
+    let acl_names = acls
+        .iter()
+        .filter_map(|(_, a)| get(a, "Properties").and_then(|p| raw(p, "Name")))
+        .filter_map(as_sub_text)
+        .collect();
+    // A rule's metric, or ALL (the whole web ACL).
+    let mut rules: BTreeSet<String> = acls
+        .iter()
+        .filter_map(|(_, a)| get(a, "Properties").and_then(|p| get(p, "Rules")))
+        .filter_map(Value::as_sequence)
+        .flatten()
+        .filter_map(|r| str_at(r, &["VisibilityConfig", "MetricName"]))
+        .map(str::to_owned)
+        .collect();
+    rules.insert("ALL".to_owned());
+    vec![
+        ("AWS/Lambda", "FunctionName", functions),
+        ("AWS/ApiGateway", "ApiName", one(raw(api_props, "Name"))),
+        ("AWS/ApiGateway", "Stage", one(raw(api_props, "StageName"))),
+        ("AWS/WAFV2", "WebACL", acl_names),
+        ("AWS/WAFV2", "Rule", rules),
+        (
+            "AWS/WAFV2",
+            "Region",
+            BTreeSet::from(["${AWS::Region}".to_owned()]),
+        ),
+    ]
+}
 
 /// Checks one metric reference: ours must be a series the code writes, in
-/// the namespace parameter; AWS's must be a Lambda metric of a function.
+/// the namespace parameter; AWS's must be a metric AWS publishes in its
+/// namespace, with exactly its dimensions, each naming this stack's
+/// resource (an alarm on another API's name watches nothing, silently).
 fn check_metric(
     at: &str,
     namespace: &str,
     name: &str,
-    dims: &[String],
+    dims: &[(String, String)],
+    t: &Value,
     ours: &BTreeSet<(String, Vec<String>)>,
 ) {
-    match namespace {
-        "MetricsNamespace" => {
-            let mut dims = dims.to_vec();
-            dims.sort();
-            assert!(
-                ours.contains(&(name.to_owned(), dims.clone())),
-                "{at}: {name} with dimensions {dims:?} is not a series the code writes"
-            );
-        }
-        "AWS/Lambda" => {
-            assert!(
-                AWS_LAMBDA_METRICS.contains(&name),
-                "{at}: AWS/Lambda {name}"
-            );
-            assert_eq!(dims, ["FunctionName"], "{at}");
-        }
-        other => panic!("{at}: namespace {other} is neither the metrics namespace nor AWS/Lambda"),
+    let mut names: Vec<String> = dims.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    if namespace == "MetricsNamespace" {
+        assert!(
+            ours.contains(&(name.to_owned(), names.clone())),
+            "{at}: {name} with dimensions {names:?} is not a series the code writes"
+        );
+        return;
+    }
+    let Some((_, metrics, dimensions)) = AWS_METRICS.iter().find(|(ns, ..)| *ns == namespace)
+    else {
+        panic!("{at}: namespace {namespace} is neither the metrics namespace nor one of AWS's");
+    };
+    assert!(metrics.contains(&name), "{at}: {namespace} {name}");
+    assert_eq!(names, *dimensions, "{at}: {namespace} {name}");
+    let values = aws_dimension_values(t);
+    for (dim, value) in dims {
+        let (.., allowed) = values
+            .iter()
+            .find(|(ns, d, _)| *ns == namespace && d == dim)
+            .expect("a known dimension");
+        assert!(
+            allowed.contains(value),
+            "{at}: {namespace} {name} {dim}={value} names none of this stack's {allowed:?}"
+        );
     }
 }
 
@@ -1259,15 +1355,83 @@ fn namespace_of(v: &Value) -> String {
         .expect("a namespace")
 }
 
-fn dimension_names(metric: &Value) -> Vec<String> {
+/// `(name, value as text)` of a metric's dimensions.
+fn dimensions_of(metric: &Value) -> Vec<(String, String)> {
     get(metric, "Dimensions")
         .and_then(Value::as_sequence)
         .map(|ds| {
             ds.iter()
-                .map(|d| str_at(d, &["Name"]).expect("dimension name").to_owned())
+                .map(|d| {
+                    let name = str_at(d, &["Name"]).expect("dimension name").to_owned();
+                    let value = raw(d, "Value")
+                        .and_then(as_sub_text)
+                        .unwrap_or_else(|| panic!("dimension {name}: a value"));
+                    (name, value)
+                })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// `(namespace, metric name, dimensions)` of every metric an alarm watches.
+fn alarm_metrics(alarm: &Value) -> Vec<(String, String, Vec<(String, String)>)> {
+    let props = get(alarm, "Properties").expect("alarm properties");
+    let mut out = Vec::new();
+    if let Some(name) = str_at(props, &["MetricName"]) {
+        let ns = namespace_of(raw(props, "Namespace").expect("Namespace"));
+        out.push((ns, name.to_owned(), dimensions_of(props)));
+    }
+    for m in get(props, "Metrics")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(metric) = get(m, "MetricStat").and_then(|s| get(s, "Metric")) {
+            let name = str_at(metric, &["MetricName"]).expect("MetricName");
+            let ns = namespace_of(raw(metric, "Namespace").expect("Namespace"));
+            out.push((ns, name.to_owned(), dimensions_of(metric)));
+        }
+    }
+    out
+}
+
+/// The dashboard's body with its `!Sub` variables filled in, once with every
+/// condition true and once with every condition false (an `!If` variable
+/// adds or leaves out what an optional part shows), `${Namespace}` becoming
+/// `${MetricsNamespace}` as in the alarms.
+fn dashboard_bodies(t: &Value) -> Vec<serde_json::Value> {
+    let (_, dashboard) = of_type(t, "AWS::CloudWatch::Dashboard")[0];
+    let sub = get(dashboard, "Properties")
+        .and_then(|p| get(p, "DashboardBody"))
+        .and_then(Value::as_sequence)
+        .expect("DashboardBody: !Sub [body, vars]");
+    let body = sub[0].as_str().expect("the body");
+    let vars = sub
+        .get(1)
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    fn render(v: &Value, holds: bool) -> String {
+        match v {
+            Value::Tagged(t) if t.tag == "If" => {
+                let args = t.value.as_sequence().expect("!If [c, a, b]");
+                render(&args[if holds { 1 } else { 2 }], holds)
+            }
+            v => as_sub_text(v).unwrap_or_else(|| panic!("a dashboard variable: {v:?}")),
+        }
+    }
+    [true, false]
+        .into_iter()
+        .map(|holds| {
+            let mut text = body.to_owned();
+            for (name, value) in &vars {
+                let name = name.as_str().expect("variable name");
+                text = text.replace(&format!("${{{name}}}"), &render(value, holds));
+            }
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("the dashboard body (conditions {holds}) is JSON: {e}"))
+        })
+        .collect()
 }
 
 #[test]
@@ -1278,78 +1442,90 @@ fn every_alarm_and_dashboard_widget_watches_a_metric_the_code_writes() {
     assert!(alarms.len() >= 9, "{} alarms", alarms.len());
     let mut watched = BTreeSet::new();
     for (id, alarm) in &alarms {
-        let props = get(alarm, "Properties").unwrap();
-        if let Some(name) = str_at(props, &["MetricName"]) {
-            let ns = namespace_of(raw(props, "Namespace").unwrap());
-            check_metric(id, &ns, name, &dimension_names(props), &ours);
-            watched.insert(name.to_owned());
-        }
-        for m in get(props, "Metrics")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(metric) = get(m, "MetricStat").and_then(|s| get(s, "Metric")) {
-                let name = str_at(metric, &["MetricName"]).unwrap();
-                let ns = namespace_of(raw(metric, "Namespace").unwrap());
-                check_metric(id, &ns, name, &dimension_names(metric), &ours);
-                watched.insert(name.to_owned());
-            }
+        for (ns, name, dims) in alarm_metrics(alarm) {
+            check_metric(id, &ns, &name, &dims, &t, &ours);
+            watched.insert((ns, name));
         }
         // Every alarm notifies the optional topic.
+        let props = get(alarm, "Properties").unwrap();
         assert!(
             raw(props, "AlarmActions").is_some(),
             "{id}: no AlarmActions"
         );
     }
-    for required in [
-        "Errors",
-        "JwksFetchFailures",
-        "RegistryUnreadable",
-        "Decisions",
-        "Requests",
-        "StoreThrottles",
-        "Throttles",
-        "Duration",
+    for (ns, required) in [
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("MetricsNamespace", "JwksFetchFailures"),
+        ("MetricsNamespace", "RegistryUnreadable"),
+        ("MetricsNamespace", "Decisions"),
+        ("MetricsNamespace", "Requests"),
+        ("MetricsNamespace", "StoreThrottles"),
     ] {
-        assert!(watched.contains(required), "no alarm watches {required}");
+        assert!(
+            watched.contains(&(ns.to_owned(), required.to_owned())),
+            "no alarm watches {ns} {required}"
+        );
     }
 
     // The dashboard's body is JSON inside !Sub: every metric row names the
-    // namespace placeholder (ours) or AWS/Lambda.
-    let (_, dashboard) = of_type(&t, "AWS::CloudWatch::Dashboard")[0];
-    let body = get(dashboard, "Properties")
-        .and_then(|p| get(p, "DashboardBody"))
-        .and_then(Value::as_sequence)
-        .and_then(|s| s[0].as_str())
-        .expect("DashboardBody: !Sub [body, vars]");
-    let doc: serde_json::Value = serde_json::from_str(body).expect("the dashboard body is JSON");
-    let mut rows = 0;
-    for w in doc["widgets"].as_array().unwrap() {
-        for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
-            let row = row.as_array().unwrap();
-            let strings: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
-            let ns = match strings[0] {
-                "${Namespace}" => "MetricsNamespace",
-                other => other,
-            };
-            let dims: Vec<String> = strings[2..]
-                .iter()
-                .step_by(2)
-                .map(|s| (*s).to_owned())
-                .collect();
-            check_metric("dashboard", ns, strings[1], &dims, &ours);
-            rows += 1;
+    // namespace placeholder (ours) or one of AWS's, with its dimensions.
+    for doc in dashboard_bodies(&t) {
+        let mut rows = 0;
+        for w in doc["widgets"].as_array().unwrap() {
+            for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
+                let row = row.as_array().unwrap();
+                let strings: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
+                let ns = match strings[0] {
+                    "${MetricsNamespace}" => "MetricsNamespace",
+                    other => other,
+                };
+                let dims: Vec<(String, String)> = strings[2..]
+                    .chunks(2)
+                    .map(|d| (d[0].to_owned(), d[1].to_owned()))
+                    .collect();
+                check_metric("dashboard", ns, strings[1], &dims, &t, &ours);
+                rows += 1;
+            }
         }
-        if w["type"] == "alarm" {
-            assert_eq!(
-                w["properties"]["alarms"].as_array().unwrap().len(),
-                alarms.len(),
-                "the dashboard shows every alarm"
-            );
-        }
+        assert!(rows >= 20, "{rows} metric rows");
     }
-    assert!(rows >= 20, "{rows} metric rows");
+}
+
+#[test]
+fn the_dashboard_shows_every_alarm() {
+    let t = template();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let conditional: BTreeSet<&str> = alarms
+        .iter()
+        .filter(|(_, a)| str_at(a, &["Condition"]).is_some())
+        .map(|(id, _)| *id)
+        .collect();
+    for (holds, doc) in [true, false].into_iter().zip(dashboard_bodies(&t)) {
+        let shown: BTreeSet<String> = doc["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["type"] == "alarm")
+            .flat_map(|w| w["properties"]["alarms"].as_array().unwrap().iter())
+            .map(|a| {
+                let a = a.as_str().expect("an alarm ARN");
+                a.strip_prefix("${")
+                    .and_then(|a| a.strip_suffix(".Arn}"))
+                    .unwrap_or_else(|| panic!("{a} is ${{Alarm.Arn}}"))
+                    .to_owned()
+            })
+            .collect();
+        let want: BTreeSet<String> = alarms
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| holds || !conditional.contains(id))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(shown, want, "with the conditions {holds}");
+    }
 }
 
 #[test]
@@ -1643,4 +1819,301 @@ fn each_secret_a_function_reads_is_readable_by_that_functions_role_alone() {
         }
     }
     assert_eq!(checked, 3, "the registry, the users' usage key, the cursor key");
+}
+
+// ------------------------------------------------- error alarms and volume
+
+/// CloudWatch metric math, the part the alarms use: numbers, metric and
+/// expression ids, `+ - * /`, comparisons, `FILL(x, n)` and
+/// `IF(cond, a, b)`, evaluated for one period. `None` is a missing data
+/// point; a division by zero gives none either.
+mod metric_math {
+    use std::collections::BTreeMap;
+
+    pub struct Eval<'a> {
+        /// The data points of the metrics, by id (`None`: no data).
+        pub metrics: &'a BTreeMap<String, Option<f64>>,
+        /// The other expressions of the alarm, by id.
+        pub expressions: &'a BTreeMap<String, String>,
+    }
+
+    impl Eval<'_> {
+        pub fn value(&self, expression: &str) -> Option<f64> {
+            let tokens = tokenize(expression);
+            let mut p = Parser { tokens: &tokens, at: 0, eval: self };
+            let v = p.comparison();
+            assert_eq!(p.at, tokens.len(), "trailing input in {expression}");
+            v
+        }
+    }
+
+    fn tokenize(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut chars = s.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                chars.next();
+            } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                let mut word = String::new();
+                while let Some(&c) = chars.peek().filter(|c| c.is_ascii_alphanumeric() || **c == '_' || **c == '.') {
+                    word.push(c);
+                    chars.next();
+                }
+                out.push(word);
+            } else if matches!(c, '>' | '<' | '=' | '!') {
+                chars.next();
+                let mut op = c.to_string();
+                if chars.peek() == Some(&'=') {
+                    op.push('=');
+                    chars.next();
+                }
+                out.push(op);
+            } else {
+                out.push(c.to_string());
+                chars.next();
+            }
+        }
+        out
+    }
+
+    struct Parser<'a> {
+        tokens: &'a [String],
+        at: usize,
+        eval: &'a Eval<'a>,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<&str> {
+            self.tokens.get(self.at).map(String::as_str)
+        }
+
+        fn expect(&mut self, token: &str) {
+            assert_eq!(self.peek(), Some(token), "metric math: expected {token}");
+            self.at += 1;
+        }
+
+        fn comparison(&mut self) -> Option<f64> {
+            let left = self.sum();
+            let op = self.peek().filter(|t| matches!(*t, ">" | ">=" | "<" | "<=" | "==" | "!="));
+            let Some(op) = op.map(str::to_owned) else {
+                return left;
+            };
+            self.at += 1;
+            let right = self.sum();
+            let (l, r) = (left?, right?);
+            let holds = match op.as_str() {
+                ">" => l > r,
+                ">=" => l >= r,
+                "<" => l < r,
+                "<=" => l <= r,
+                "==" => l == r,
+                _ => l != r,
+            };
+            Some(f64::from(u8::from(holds)))
+        }
+
+        fn sum(&mut self) -> Option<f64> {
+            let mut v = self.product();
+            while let Some(op) = self.peek().filter(|t| matches!(*t, "+" | "-")).map(str::to_owned) {
+                self.at += 1;
+                let r = self.product();
+                v = match (v, r) {
+                    (Some(a), Some(b)) => Some(if op == "+" { a + b } else { a - b }),
+                    _ => None,
+                };
+            }
+            v
+        }
+
+        fn product(&mut self) -> Option<f64> {
+            let mut v = self.atom();
+            while let Some(op) = self.peek().filter(|t| matches!(*t, "*" | "/")).map(str::to_owned) {
+                self.at += 1;
+                let r = self.atom();
+                v = match (v, r) {
+                    (Some(a), Some(b)) if op == "*" => Some(a * b),
+                    (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+                    _ => None,
+                };
+            }
+            v
+        }
+
+        fn atom(&mut self) -> Option<f64> {
+            let token = self.peek().expect("metric math: an operand").to_owned();
+            self.at += 1;
+            match token.as_str() {
+                "(" => {
+                    let v = self.comparison();
+                    self.expect(")");
+                    v
+                }
+                "FILL" => {
+                    self.expect("(");
+                    let v = self.comparison();
+                    self.expect(",");
+                    let fill = self.comparison();
+                    self.expect(")");
+                    v.or(fill)
+                }
+                "IF" => {
+                    self.expect("(");
+                    let cond = self.comparison();
+                    self.expect(",");
+                    let yes = self.comparison();
+                    self.expect(",");
+                    let no = self.comparison();
+                    self.expect(")");
+                    match cond {
+                        Some(c) if c != 0.0 => yes,
+                        Some(_) => no,
+                        None => None,
+                    }
+                }
+                t if t.parse::<f64>().is_ok() => t.parse().ok(),
+                id => match (self.eval.metrics.get(id), self.eval.expressions.get(id)) {
+                    (Some(v), _) => *v,
+                    (None, Some(e)) => self.eval.value(e),
+                    _ => panic!("metric math: unknown id {id}"),
+                },
+            }
+        }
+    }
+}
+
+/// A parameter's default as a number.
+fn parameter_default(t: &Value, name: &str) -> f64 {
+    let d = get(&t, "Parameters")
+        .and_then(|p| get(p, name))
+        .and_then(|p| get(p, "Default"))
+        .unwrap_or_else(|| panic!("{name} has a default"));
+    d.as_f64()
+        .or_else(|| d.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{name}: a number"))
+}
+
+/// A `!Sub` expression with the parameters' defaults in place.
+fn with_defaults(t: &Value, text: &str) -> String {
+    let mut out = text.to_owned();
+    for (name, _) in get(t, "Parameters").and_then(Value::as_mapping).unwrap() {
+        let name = name.as_str().unwrap();
+        let placeholder = format!("${{{name}}}");
+        if out.contains(&placeholder) {
+            out = out.replace(&placeholder, &parameter_default(t, name).to_string());
+        }
+    }
+    assert!(!out.contains("${"), "unresolved in {out}");
+    out
+}
+
+/// Whether `alarm` (a metric math alarm on responses) fires, with the
+/// template's defaults, when `errors` of `total` responses in a period were
+/// 5xx; `None` when it has no data point.
+fn error_rate_alarm_fires(t: &Value, alarm: &Value, total: f64, errors: f64) -> Option<bool> {
+    let props = get(alarm, "Properties").unwrap();
+    let mut metrics = std::collections::BTreeMap::new();
+    let mut expressions = std::collections::BTreeMap::new();
+    let mut returned = None;
+    for m in get(props, "Metrics").and_then(Value::as_sequence).unwrap() {
+        let id = str_at(m, &["Id"]).unwrap().to_owned();
+        if let Some(e) = raw(m, "Expression") {
+            let e = with_defaults(t, &as_sub_text(e).expect("an expression"));
+            if get(m, "ReturnData").and_then(Value::as_bool) != Some(false) {
+                returned = Some(e.clone());
+            }
+            expressions.insert(id, e);
+            continue;
+        }
+        let metric = get(m, "MetricStat").and_then(|s| get(s, "Metric")).unwrap();
+        let name = str_at(metric, &["MetricName"]).unwrap();
+        let dims = dimensions_of(metric);
+        let class = dims.iter().find(|(n, _)| n == "statusClass").map(|(_, v)| v.as_str());
+        let v = match (name, class) {
+            ("5XXError", _) | ("Requests", Some("5xx")) => errors,
+            ("Count", _) => total,
+            ("Requests", Some("2xx")) => total - errors,
+            ("Requests", Some(_)) => 0.0,
+            other => panic!("{other:?} in an error-rate alarm"),
+        };
+        // A count that is zero is no data point at all in CloudWatch.
+        metrics.insert(id, (v > 0.0).then_some(v));
+    }
+    let value = metric_math::Eval { metrics: &metrics, expressions: &expressions }
+        .value(&returned.expect("one expression returns data"))?;
+    let threshold = parameter_default(t, ref_target(raw(props, "Threshold").unwrap()).unwrap());
+    assert_eq!(str_at(props, &["ComparisonOperator"]), Some("GreaterThanThreshold"));
+    Some(value > threshold)
+}
+
+#[test]
+fn a_crash_of_the_api_and_a_5xx_at_the_gateway_each_fire_an_alarm() {
+    // A panic, an out-of-memory kill or a failed cold start writes no
+    // request line: only Lambda's Errors sees it. What API Gateway answers
+    // itself (an integration failure, a timeout) only its 5XXError sees.
+    let t = template();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let (api_fn, _) = function_built_from(&t, "api");
+    let watches = |ns: &str, metric: &str, dim: (&str, String)| {
+        alarms.iter().any(|(_, a)| {
+            alarm_metrics(a).iter().any(|(n, m, dims)| {
+                n == ns && m == metric && dims.iter().any(|(d, v)| d == dim.0 && *v == dim.1)
+            })
+        })
+    };
+    assert!(
+        watches("AWS/Lambda", "Errors", ("FunctionName", format!("${{{api_fn}}}"))),
+        "no alarm on the api function's Errors"
+    );
+    let (_, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let stage = as_sub_text(raw(get(api, "Properties").unwrap(), "StageName").unwrap()).unwrap();
+    assert!(
+        watches("AWS/ApiGateway", "5XXError", ("Stage", stage)),
+        "no alarm on the stage's 5XXError"
+    );
+}
+
+#[test]
+fn an_error_rate_alarm_needs_volume_before_a_share_of_5xx_fires_it() {
+    // The share of 5xx in a quiet period is one 5xx out of one request:
+    // 100 %. Each rate alarm fires only once the period had
+    // ErrorRateMinRequests responses, and then on the share.
+    let t = template();
+    let mut rate_alarms = 0;
+    for (id, alarm) in of_type(&t, "AWS::CloudWatch::Alarm") {
+        let props = get(alarm, "Properties").unwrap();
+        let divides = get(props, "Metrics")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| raw(m, "Expression").and_then(as_sub_text))
+            .any(|e| e.contains('/'));
+        let counts_responses = alarm_metrics(alarm)
+            .iter()
+            .any(|(_, m, _)| m == "5XXError" || m == "Requests");
+        if !divides || !counts_responses {
+            continue;
+        }
+        rate_alarms += 1;
+        let min = parameter_default(&t, "ErrorRateMinRequests");
+        for (total, errors, fires) in [
+            (1.0, 1.0, false),
+            (min - 1.0, min - 1.0, false),
+            (min, min, true),
+            (1000.0, 200.0, true),
+            (1000.0, 10.0, false),
+            (1000.0, 0.0, false),
+        ] {
+            assert_eq!(
+                error_rate_alarm_fires(&t, alarm, total, errors).unwrap_or(false),
+                fires,
+                "{id}: {errors} 5xx of {total} responses"
+            );
+        }
+        assert_eq!(
+            error_rate_alarm_fires(&t, alarm, 0.0, 0.0).unwrap_or(false),
+            false,
+            "{id}: no traffic"
+        );
+    }
+    assert_eq!(rate_alarms, 2, "the api's and the gateway's");
 }
