@@ -64,6 +64,8 @@ PRECONDITIONS = """\
   - that role must exist and trust apigateway.amazonaws.com;
   - a usage plan's API stages must exist;
   - an app client's OAuth scopes must exist (ScopeDoesNotExistException);
+  - a web ACL association must name an existing stage, and a rule's custom
+    response a body the web ACL defines (WAFNonexistentItemException);
   - CloudFormation resolves {{resolve:secretsmanager:...}} as the deployer,
     whom the secret's resource policy may deny;
   - an alarm can notify an encrypted topic only if the topic's key lets
@@ -648,6 +650,41 @@ def subscription(d, lid, p):
     d.physical[lid] = arn
 
 
+def web_acl(d, lid, p):
+    only(p, {"Name", "Description", "Scope", "DefaultAction", "VisibilityConfig",
+             "CustomResponseBodies", "Rules", "AssociationConfig", "Tags"}, lid)
+    # What WAF refuses and moto does not check: a custom response naming a
+    # body the web ACL does not define.
+    bodies = p.get("CustomResponseBodies", {})
+    for rule in p.get("Rules", []):
+        response = rule.get("Action", {}).get("Block", {}).get("CustomResponse", {})
+        key = response.get("CustomResponseBodyKey")
+        if key is not None and key not in bodies:
+            raise Failed(f"{lid}: rule {rule['Name']} answers with body {key!r}, which is not "
+                         "among CustomResponseBodies (WAFNonexistentItemException)")
+    args = {k: v for k, v in p.items() if k != "Tags"}
+    acl = client("wafv2").create_web_acl(**args)["Summary"]
+    d.physical[lid] = f"{acl['Name']}|{acl['Id']}|{p['Scope']}"
+    d.attrs[lid] = {"Arn": acl["ARN"], "Id": acl["Id"]}
+
+
+def web_acl_association(d, lid, p):
+    only(p, {"ResourceArn", "WebACLArn"}, lid)
+    client("wafv2").associate_web_acl(WebACLArn=p["WebACLArn"], ResourceArn=p["ResourceArn"])
+    # moto accepts any resource ARN; WAF refuses one that names no stage
+    # (WAFNonexistentItemException). moto records the association on the
+    # stage it names, if any.
+    arn = p["ResourceArn"]
+    api_id, stage_name = arn.split("/restapis/")[-1].split("/stages/")
+    try:
+        stage = client("apigateway").get_stage(restApiId=api_id, stageName=stage_name)
+    except botocore.exceptions.ClientError as e:
+        raise Failed(f"{lid}: {arn} names no stage (WAFNonexistentItemException)") from e
+    if stage.get("webAclArn") != p["WebACLArn"]:
+        raise Failed(f"{lid}: the stage {stage_name} is not associated with {p['WebACLArn']}")
+    d.physical[lid] = arn
+
+
 # moto's CloudFormation does not model these (an alarm's Arn is "an undefined
 # resource" to it): they are left out of its stack and replayed.
 OPERATIONS_TYPES = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
@@ -672,6 +709,8 @@ REPLAY = {
     "AWS::ApiGateway::UsagePlan": usage_plan,
     "AWS::ApiGateway::ApiKey": api_key,
     "AWS::ApiGateway::UsagePlanKey": usage_plan_key,
+    "AWS::WAFv2::WebACL": web_acl,
+    "AWS::WAFv2::WebACLAssociation": web_acl_association,
 }
 
 
@@ -729,6 +768,8 @@ def fresh_region_with_machine_client(reverse):
     check(domain.get("UserPoolId") == out["UserPoolId"], f"domain {domain}")
     check(out["TokenEndpoint"].startswith(f"https://{PARAMS_FRESH['AuthDomainPrefix']}.auth."),
           out["TokenEndpoint"])
+    (acl,) = client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    check(d.attrs["WebAcl"]["Arn"] == acl["ARN"], f"web ACL {acl}")
     return d
 
 
@@ -740,7 +781,8 @@ def account_with_a_logging_role():
     check(names == {"first-party"}, f"without a domain prefix the authorizer accepts {names}")
     role = client("apigateway").get_account().get("cloudwatchRoleArn")
     check(role == kept["arn"], f"the region's logging role became {role}, not the existing one")
-    check("ApiGatewayLogsRole" not in d.physical and "MachineClientId" not in out,
+    check("ApiGatewayLogsRole" not in d.physical and "MachineClientId" not in out
+          and not client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"],
           "optional resources were created")
     return d
 
@@ -851,7 +893,7 @@ DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
 OPERATORS = f"arn:aws:iam::123456789012:role/partner-keys-operator,{DEPLOYER}"
 PARAMS_FRESH = {"AllowedOrigin": "https://app.example.com", "SetApiGatewayLogsRole": "true",
                 "AuthDomainPrefix": "items-emulated", "PartnerKeyOperatorArns": OPERATORS,
-                "AlarmEmail": "oncall@example.com"}
+                "AlarmEmail": "oncall@example.com", "WafEnabled": "true"}
 PARAMS_KEEP = {"AllowedOrigin": "*", "SetApiGatewayLogsRole": "false",
                "PartnerKeyOperatorArns": OPERATORS}
 

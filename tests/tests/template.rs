@@ -262,14 +262,17 @@ fn the_api_is_given_exactly_the_variables_it_reads() {
     assert_eq!(env_names(f), want);
 }
 
-/// Every IAM policy statement anywhere in the template, with where it is.
+/// Every IAM policy statement anywhere in the template, with where it is:
+/// the `Statement` of a policy document (which has a `Version`; a WAF
+/// rule's `Statement` is something else).
 fn statements(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
     match untag(v) {
         Value::Mapping(m) => {
+            let policy_document = m.contains_key("Version");
             for (k, child) in m {
                 let key = k.as_str().unwrap_or("?");
                 let here = format!("{at}.{key}");
-                if key == "Statement" {
+                if key == "Statement" && policy_document {
                     match untag(child) {
                         Value::Sequence(s) => {
                             out.extend(s.iter().map(|st| (here.clone(), untag(st).clone())))
@@ -1056,11 +1059,22 @@ fn parameters_that_cost_money_say_so() {
     // docs/DEPLOY.md show, and it must name the cost.
     let t = template();
     let params = get(&t, "Parameters").expect("Parameters");
-    for name in ["ThreatProtection", "AuthDomainPrefix"] {
+    for (name, prices) in [
+        (
+            "ThreatProtection",
+            "https://aws.amazon.com/cognito/pricing/",
+        ),
+        (
+            "AuthDomainPrefix",
+            "https://aws.amazon.com/cognito/pricing/",
+        ),
+        // The alarm topic's customer managed KMS key.
+        ("AlarmEmail", "https://aws.amazon.com/kms/pricing/"),
+        ("WafEnabled", "https://aws.amazon.com/waf/pricing/"),
+    ] {
         let description = str_at(params, &[name, "Description"]).expect("a description");
         assert!(
-            description.contains("COSTS MONEY")
-                && description.contains("https://aws.amazon.com/cognito/pricing/"),
+            description.contains("COSTS MONEY") && description.contains(prices),
             "{name}: {description}"
         );
     }
@@ -2186,4 +2200,257 @@ fn an_error_rate_alarm_needs_volume_before_a_share_of_5xx_fires_it() {
         );
     }
     assert_eq!(rate_alarms, 2, "the api's and the gateway's");
+}
+
+// ---------------------------------------------------------------- the edge
+
+/// The rule of the web ACL named `name`.
+fn waf_rule<'a>(acl: &'a Value, name: &str) -> &'a Value {
+    get(acl, "Properties")
+        .and_then(|p| get(p, "Rules"))
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .find(|r| str_at(r, &["Name"]) == Some(name))
+        .unwrap_or_else(|| panic!("no rule {name}"))
+}
+
+/// The number parameter a rate rule's limit is, checked against WAF's range.
+fn limit_parameter<'a>(t: &'a Value, rule: &'a Value) -> &'a str {
+    let statement = get(rule, "Statement")
+        .and_then(|s| get(s, "RateBasedStatement"))
+        .expect("a rate-based rule");
+    let param = raw(statement, "Limit")
+        .and_then(ref_target)
+        .expect("the limit is a parameter");
+    let spec = get(t, "Parameters")
+        .and_then(|p| get(p, param))
+        .expect("the parameter");
+    assert_eq!(str_at(spec, &["Type"]), Some("Number"), "{param}");
+    // WAF's limits for a rate-based rule: 10 to 2 000 000 000.
+    let min = get(spec, "MinValue")
+        .and_then(Value::as_i64)
+        .expect("MinValue");
+    assert!(min >= 10, "{param}: MinValue {min}");
+    param
+}
+
+#[test]
+fn the_optional_web_acl_guards_the_stage_with_managed_rules_and_two_rate_limits() {
+    let t = template();
+    let acls = of_type(&t, "AWS::WAFv2::WebACL");
+    let [(acl_id, acl)] = acls.as_slice() else {
+        panic!("expected one web ACL, found {}", acls.len());
+    };
+    // Off by default: it costs money (parameters_that_cost_money_say_so).
+    let condition = str_at(acl, &["Condition"]).expect("the web ACL is optional");
+    let Some(Value::Tagged(eq)) = get(&t, "Conditions").and_then(|c| raw(c, condition)) else {
+        panic!("{condition} is an !Equals")
+    };
+    assert_eq!(eq.tag, "Equals");
+    let args = eq.value.as_sequence().unwrap();
+    let switch = args.iter().find_map(ref_target).expect("!Ref PARAM");
+    assert!(args.iter().any(|a| a.as_str() == Some("true")));
+    assert_eq!(
+        str_at(&t, &["Parameters", switch, "Default"]),
+        Some("false"),
+        "{switch} is off by default"
+    );
+
+    let props = get(acl, "Properties").unwrap();
+    assert_eq!(str_at(props, &["Scope"]), Some("REGIONAL"));
+    assert!(
+        get(props, "DefaultAction")
+            .and_then(|a| get(a, "Allow"))
+            .is_some(),
+        "what no rule blocks goes on to API Gateway"
+    );
+    // The WebACL dimension of its metrics is the metric name.
+    assert_eq!(
+        raw(props, "Name").and_then(as_sub_text),
+        raw(get(props, "VisibilityConfig").unwrap(), "MetricName").and_then(as_sub_text),
+    );
+
+    // The AWS managed rule groups, blocking (not merely counting).
+    for group in [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ] {
+        let rule = get(props, "Rules")
+            .and_then(Value::as_sequence)
+            .unwrap()
+            .iter()
+            .find(|r| str_at(r, &["Statement", "ManagedRuleGroupStatement", "Name"]) == Some(group))
+            .unwrap_or_else(|| panic!("no rule uses {group}"));
+        assert_eq!(
+            str_at(
+                rule,
+                &["Statement", "ManagedRuleGroupStatement", "VendorName"]
+            ),
+            Some("AWS")
+        );
+        assert!(
+            get(rule, "OverrideAction")
+                .and_then(|o| get(o, "None"))
+                .is_some(),
+            "{group} blocks"
+        );
+    }
+    // The Common set refuses bodies over 8 KB; the api takes up to 64 KiB
+    // and answers 413 above, so that one rule only counts.
+    let common = get(props, "Rules")
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .find(|r| {
+            str_at(r, &["Statement", "ManagedRuleGroupStatement", "Name"])
+                == Some("AWSManagedRulesCommonRuleSet")
+        })
+        .unwrap();
+    let overrides = get(common, "Statement")
+        .and_then(|s| get(s, "ManagedRuleGroupStatement"))
+        .and_then(|m| get(m, "RuleActionOverrides"))
+        .and_then(Value::as_sequence)
+        .expect("RuleActionOverrides");
+    assert!(overrides.iter().any(|o| {
+        str_at(o, &["Name"]) == Some("SizeRestrictions_BODY")
+            && get(o, "ActionToUse")
+                .and_then(|a| get(a, "Count"))
+                .is_some()
+    }));
+    assert!(api::problem::MAX_BODY_BYTES > 8 * 1024);
+
+    // One rate limit per client address, one per credential (the exact
+    // Authorization value, as the authorizer's cache keys on it), each a
+    // parameter.
+    let per_ip = waf_rule(acl, "rate-per-ip");
+    assert_eq!(
+        str_at(
+            per_ip,
+            &["Statement", "RateBasedStatement", "AggregateKeyType"]
+        ),
+        Some("IP")
+    );
+    let per_credential = waf_rule(acl, "rate-per-credential");
+    let statement = get(per_credential, "Statement")
+        .and_then(|s| get(s, "RateBasedStatement"))
+        .unwrap();
+    assert_eq!(
+        str_at(statement, &["AggregateKeyType"]),
+        Some("CUSTOM_KEYS")
+    );
+    let keys = get(statement, "CustomKeys")
+        .and_then(Value::as_sequence)
+        .unwrap();
+    let [key] = keys.as_slice() else {
+        panic!("one custom key, the Authorization header")
+    };
+    assert!(
+        str_at(key, &["Header", "Name"]).is_some_and(|h| h.eq_ignore_ascii_case("authorization"))
+    );
+    let transformations: Vec<_> = get(key, "Header")
+        .and_then(|h| get(h, "TextTransformations"))
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .map(|x| str_at(x, &["Type"]))
+        .collect();
+    assert_eq!(transformations, [Some("NONE")], "the value as sent");
+    assert_ne!(
+        limit_parameter(&t, per_ip),
+        limit_parameter(&t, per_credential)
+    );
+
+    // A rate rule answers 429 with a problem body and the CORS origin the
+    // gateway's own answers carry.
+    let bodies = get(props, "CustomResponseBodies").expect("CustomResponseBodies");
+    for rule in [per_ip, per_credential] {
+        let response = get(rule, "Action")
+            .and_then(|a| get(a, "Block"))
+            .and_then(|b| get(b, "CustomResponse"))
+            .expect("a custom response");
+        assert_eq!(
+            get(response, "ResponseCode").and_then(Value::as_i64),
+            Some(429)
+        );
+        let key = str_at(response, &["CustomResponseBodyKey"]).unwrap();
+        assert_eq!(
+            str_at(bodies, &[key, "ContentType"]),
+            Some("APPLICATION_JSON")
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(str_at(bodies, &[key, "Content"]).unwrap()).unwrap();
+        assert_eq!(body["status"], 429);
+        assert_eq!(body["title"], "Too Many Requests");
+        let origin = get(response, "ResponseHeaders")
+            .and_then(Value::as_sequence)
+            .unwrap()
+            .iter()
+            .find(|h| str_at(h, &["Name"]) == Some("Access-Control-Allow-Origin"))
+            .and_then(|h| raw(h, "Value"))
+            .and_then(ref_target);
+        assert_eq!(origin, Some("AllowedOrigin"));
+    }
+
+    // Every rule and the ACL publish metrics; priorities are distinct.
+    let rules = get(props, "Rules").and_then(Value::as_sequence).unwrap();
+    let priorities: BTreeSet<i64> = rules
+        .iter()
+        .map(|r| get(r, "Priority").and_then(Value::as_i64).unwrap())
+        .collect();
+    assert_eq!(priorities.len(), rules.len());
+    for r in rules.iter().chain([props]) {
+        assert_eq!(
+            get(r, "VisibilityConfig")
+                .and_then(|v| get(v, "CloudWatchMetricsEnabled"))
+                .and_then(Value::as_bool),
+            Some(true)
+        );
+    }
+
+    // Associated with the stage, under the same condition.
+    let associations = of_type(&t, "AWS::WAFv2::WebACLAssociation");
+    let [(_, association)] = associations.as_slice() else {
+        panic!("one association");
+    };
+    assert_eq!(str_at(association, &["Condition"]), Some(condition));
+    let a = get(association, "Properties").unwrap();
+    assert_eq!(
+        raw(a, "WebACLArn").and_then(getatt_arn_target),
+        Some(*acl_id)
+    );
+    let (api_id, _) = of_type(&t, "AWS::Serverless::Api")[0];
+    assert_eq!(
+        raw(a, "ResourceArn").and_then(as_sub_text).as_deref(),
+        Some(
+            format!(
+                "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{{api_id}}}/stages/${{{api_id}.Stage}}"
+            )
+            .as_str()
+        )
+    );
+
+    // An alarm on what it blocks, and the blocked requests on the dashboard.
+    let alarmed = of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .any(|(_, a)| {
+            str_at(a, &["Condition"]) == Some(condition)
+                && alarm_metrics(a).iter().any(|w| {
+                    w.namespace == "AWS/WAFV2"
+                        && w.name == "BlockedRequests"
+                        && w.dims.iter().any(|(d, v)| d == "Rule" && v == "ALL")
+                })
+        });
+    assert!(alarmed, "no alarm on BlockedRequests");
+    let [with_waf, without] = dashboard_bodies(&t).try_into().unwrap();
+    let shows_blocked = |doc: &serde_json::Value| {
+        doc["widgets"].as_array().unwrap().iter().any(|w| {
+            w["properties"]["metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|row| row[0] == "AWS/WAFV2" && row[1] == "BlockedRequests")
+        })
+    };
+    assert!(shows_blocked(&with_waf) && !shows_blocked(&without));
 }
