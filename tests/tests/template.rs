@@ -2318,7 +2318,7 @@ fn the_optional_web_acl_guards_the_stage_with_managed_rules_and_two_rate_limits(
                 .and_then(|a| get(a, "Count"))
                 .is_some()
     }));
-    assert!(api::problem::MAX_BODY_BYTES > 8 * 1024);
+    const { assert!(api::problem::MAX_BODY_BYTES > 8 * 1024) };
 
     // One rate limit per client address, one per credential (the exact
     // Authorization value, as the authorizer's cache keys on it), each a
