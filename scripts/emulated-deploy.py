@@ -64,6 +64,7 @@ PRECONDITIONS = """\
   - that role must exist and trust apigateway.amazonaws.com;
   - a usage plan's API stages must exist;
   - an app client's OAuth scopes must exist (ScopeDoesNotExistException);
+  - the models in the imported body must be OpenAPI 3.0 schemas;
   - a web ACL association must name an existing stage, and a rule's custom
     response a body the web ACL defines (WAFNonexistentItemException);
   - CloudFormation resolves {{resolve:secretsmanager:...}} as the deployer,
@@ -270,7 +271,17 @@ class Deploy:
         # FailOnWarnings is set (CloudFormation's default: false); SAM's own
         # output has some (empty `responses`, undeclared path parameters).
         fail_on_warnings = bool(p.get("FailOnWarnings", False))
-        self.openapi_warnings = len(list(OpenAPIV30SpecValidator(p["Body"]).iter_errors()))
+        errors = list(OpenAPIV30SpecValidator(p["Body"]).iter_errors())
+        self.openapi_warnings = len(errors)
+        # The models (components/schemas) are the exception: an importer that
+        # reads them as OpenAPI 3.0 schemas drops what OpenAPI 3.0 cannot hold
+        # (a type list, aws/serverless-application-model#2374), so the
+        # gateway would validate other rules than the document's.
+        for e in errors:
+            where = list(e.absolute_path)
+            if where[:2] == ["components", "schemas"]:
+                raise Failed(f"{lid}: model {where[2]} is not an OpenAPI 3.0 schema, which "
+                             f"API Gateway imports it as: {e.message[:300]}")
         body = copy.deepcopy(p["Body"])
         # moto 5.2.5's PutRestApi crashes (500) on an integration without
         # `uri` and `httpMethod`, which a MOCK one (the CORS preflight) does
