@@ -2454,3 +2454,26 @@ fn the_optional_web_acl_guards_the_stage_with_managed_rules_and_two_rate_limits(
     };
     assert!(shows_blocked(&with_waf) && !shows_blocked(&without));
 }
+
+#[test]
+fn the_api_key_comes_from_the_authorizer_and_no_update_mode_resets_that() {
+    // A usage plan meters the key the authorizer returns only while the
+    // REST API's key source is AUTHORIZER; with HEADER every request without
+    // an x-api-key header is a 403 and a caller could pick a key. A
+    // PutRestApi in overwrite mode resets the literal properties its body
+    // does not carry, the key source among them; CloudFormation's default
+    // mode (no Mode) keeps the top-level property.
+    let t = template();
+    let (api_id, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let props = get(api, "Properties").unwrap();
+    assert_eq!(str_at(props, &["ApiKeySourceType"]), Some("AUTHORIZER"));
+    assert!(
+        get(props, "Mode").is_none(),
+        "{api_id}: Mode {:?} (overwrite resets the key source on the next body update)",
+        get(props, "Mode")
+    );
+    assert!(
+        get(props, "MergeDefinitions").is_none(),
+        "{api_id}: SAM's MergeDefinitions drops the request validators"
+    );
+}
