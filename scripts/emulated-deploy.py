@@ -64,6 +64,8 @@ PRECONDITIONS = """\
   - that role must exist and trust apigateway.amazonaws.com;
   - a usage plan's API stages must exist;
   - an app client's OAuth scopes must exist (ScopeDoesNotExistException);
+  - a user pool has at most one prefix domain ("User pool already has a
+    domain configured"), which is why AuthDomainPrefix changes in two updates;
   - the models in the imported body must be OpenAPI 3.0 schemas;
   - a web ACL association must name an existing stage, and a rule's custom
     response a body the web ACL defines (WAFNonexistentItemException);
@@ -441,7 +443,14 @@ def user_pool_group(d, lid, p):
 
 def user_pool_domain(d, lid, p):
     only(p, {"UserPoolId", "Domain", "ManagedLoginVersion"}, lid)
-    client("cognito-idp").create_user_pool_domain(**p)
+    idp = client("cognito-idp")
+    # What Cognito refuses and moto 5.2.5 does not: a second prefix domain
+    # on a pool.
+    existing = idp.describe_user_pool(UserPoolId=p["UserPoolId"])["UserPool"].get("Domain")
+    if existing:
+        raise Failed(f"{lid}: InvalidParameterException: User pool already has a domain "
+                     f"configured ({existing}, asked for {p['Domain']})")
+    idp.create_user_pool_domain(**p)
     d.physical[lid] = p["Domain"]
     d.attrs[lid] = {}
 
@@ -798,6 +807,54 @@ def account_with_a_logging_role():
     return d
 
 
+def domain_of(d):
+    (lid,) = [k for k, r in d.t["Resources"].items() if r["Type"] == "AWS::Cognito::UserPoolDomain"]
+    return lid
+
+
+def replace_domain(d, prefix):
+    """The one step of a stack update that changes AuthDomainPrefix from one
+    prefix to another: Domain is a replacement property of
+    AWS::Cognito::UserPoolDomain, and CloudFormation creates a replacement
+    before it deletes the old resource (in the update's cleanup phase). The
+    emulation has no general stack update; it replays this resource."""
+    lid = domain_of(d)
+    old = d.physical[lid]
+    user_pool_domain(d, lid, {**d.props(lid), "Domain": prefix})
+    client("cognito-idp").delete_user_pool_domain(UserPoolId=d.props(lid)["UserPoolId"], Domain=old)
+
+
+def remove_domain(d):
+    """An update with AuthDomainPrefix empty: the domain's condition turns
+    false, so CloudFormation deletes it."""
+    lid = domain_of(d)
+    client("cognito-idp").delete_user_pool_domain(UserPoolId=d.props(lid)["UserPoolId"],
+                                                  Domain=d.physical.pop(lid))
+
+
+def domain_prefix_changed_in_one_update():
+    d = Deploy(translate(PARAMS_FRESH), PARAMS_FRESH)
+    d.run()
+    try:
+        replace_domain(d, "items-emulated-next")
+    except Failed as e:
+        if "already has a domain" not in str(e):
+            raise
+        return str(e)
+    raise Failed("the prefix changed in one update, but Cognito refuses a second domain on a pool")
+
+
+def domain_prefix_changed_in_two_updates():
+    d = Deploy(translate(PARAMS_FRESH), PARAMS_FRESH)
+    out = d.run()
+    remove_domain(d)
+    lid = domain_of(d)
+    user_pool_domain(d, lid, {**d.props(lid), "Domain": "items-emulated-next"})
+    pool = client("cognito-idp").describe_user_pool(UserPoolId=out["UserPoolId"])["UserPool"]
+    check(pool.get("Domain") == "items-emulated-next", f"the pool's domain is {pool.get('Domain')}")
+    return d
+
+
 def must_fail(name, template, given, reason, before=None, reverse=False):
     try:
         Deploy(template, given, reverse).run(before=before)
@@ -922,6 +979,10 @@ def main():
         ("must fail: SetApiGatewayLogsRole=false in a region without a logging role",
          lambda: must_fail("no role", translate(PARAMS_KEEP), PARAMS_KEEP,
                            "CloudWatch Logs role ARN must be set")),
+        ("must fail: AuthDomainPrefix changed from one prefix to another in one update",
+         domain_prefix_changed_in_one_update),
+        ("AuthDomainPrefix changed in two updates (to empty, then to the new prefix)",
+         domain_prefix_changed_in_two_updates),
         ("must fail: the stage not ordered after the account setting",
          lambda: must_fail("no ordering", without_stage_ordering(fresh), PARAMS_FRESH,
                            "CloudWatch Logs role ARN must be set")),
