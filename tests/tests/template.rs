@@ -4,8 +4,13 @@
 //! authorizer, each function's environment is exactly what its code reads,
 //! no IAM statement grants a wildcard action or names one that does not
 //! exist, retained resources do not outlive a failed first deploy, the
-//! machine client gets exactly the scopes the grant table knows, and every
-//! binary the template builds exists in the workspace. What SAM generates
+//! machine client gets exactly the scopes the grant table knows, every
+//! binary the template builds exists in the workspace, every alarm watches
+//! a metric that is really published for this stack and can notify someone
+//! (its topic's key lets CloudWatch in), the 5xx-share alarms need volume,
+//! each secret is readable by its function alone and keeps its policy as
+//! long as itself, the operators are exact ARNs, the optional web ACL
+//! guards the stage, and nothing resets the key source. What SAM generates
 //! (the stage, its ordering, the deployment) is checked on the translation
 //! by `scripts/check-transformed.py`.
 //!
