@@ -22,11 +22,17 @@ it is replayed after the body is imported with PutRestApi), and resolves a
 reference to a skipped resource to nothing.
 
 What the real services enforce and moto does not is checked at replay, and
-listed in PRECONDITIONS. Each variant that must fail (a region without a
-logging role and SetApiGatewayLogsRole=false; the translation without the
-stage's ordering, or without the machine client's DependsOn; a misspelt
-Fn::GetAtt; a dangling Ref) is run too, and must fail for the expected
-reason, so the emulation keeps its teeth.
+listed in PRECONDITIONS; once the stack is complete, every alarm's AWS
+dimensions must name a function, API stage or web ACL that exists (CloudWatch
+accepts an alarm on nothing and keeps it quiet). Each variant that must fail
+(a region without a logging role and SetApiGatewayLogsRole=false; the
+translation without the stage's ordering, or without the machine client's
+DependsOn; a misspelt Fn::GetAtt; the alarm topic on the AWS managed key; a
+wildcard operator; the users' usage key locked before CloudFormation read it;
+a dangling Ref; AuthDomainPrefix changed from one prefix to another in one
+update) is run too, and must fail for the expected reason, so the emulation
+keeps its teeth. The one update it replays is that domain change, and its
+two-step form, which must succeed.
 
 Run under scripts/with-moto.sh with .venv's python (boto3 comes with moto):
   scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
