@@ -38,7 +38,8 @@ def parameter_values(template, given):
     """Every parameter's value: `given`, else its default (a Number as a
     number, anything else as a string). A parameter with neither, or a value
     outside AllowedValues or AllowedPattern, is an error, as in
-    CloudFormation."""
+    CloudFormation, which matches a CommaDelimitedList's AllowedPattern
+    against each of its values."""
     values = {}
     for name, spec in template.get("Parameters", {}).items():
         if name in given:
@@ -51,8 +52,10 @@ def parameter_values(template, given):
         if allowed is not None and str(value) not in [str(a) for a in allowed]:
             raise TemplateError(f"parameter {name}={value!r} is not one of {allowed}")
         pattern = spec.get("AllowedPattern")
-        if pattern is not None and not re.fullmatch(pattern, str(value)):
-            raise TemplateError(f"parameter {name}={value!r} does not match {pattern}")
+        items = str(value).split(",") if spec.get("Type") == "CommaDelimitedList" else [str(value)]
+        for item in items if pattern is not None else []:
+            if not re.fullmatch(pattern, item):
+                raise TemplateError(f"parameter {name}: {item!r} does not match {pattern}")
         if spec.get("Type") == "Number":
             number = float(value)
             values[name] = int(number) if number.is_integer() else number

@@ -10,9 +10,10 @@
 #                         skipped in the resource's Metadata with a reason
 #   check-transformed.py  what SAM generates: one stage, ordered after the
 #                         region's logging-role setting when the stack creates
-#                         it; a new deployment on every update; every method
-#                         but the OPTIONS preflight behind the TOKEN
-#                         authorizer; Lambda permissions scoped to this API
+#                         it; a new deployment on every update; the key source
+#                         AUTHORIZER with no update Mode; every method but the
+#                         OPTIONS preflight behind the TOKEN authorizer;
+#                         Lambda permissions scoped to this API
 # Usage: scripts/check-template.sh [--build]   (--build also runs scripts/sam-build.sh)
 # The template's own invariants are tested in tests/tests/template.rs; the
 # translation is created as a stack on moto server by scripts/emulated-deploy.py.

@@ -16,7 +16,10 @@ live:
     key (so usage plans apply); OPTIONS (the CORS preflight) carries neither
     and is a MOCK integration;
   - every Lambda permission lets only API Gateway invoke, and only from this
-    template's API.
+    template's API;
+  - the REST API's key source is AUTHORIZER and it has no Mode, so no body
+    update resets the key source (an overwriting import drops the literal
+    properties the body does not carry).
 Run with .venv-sam's python: scripts/check-template.sh does.
 Usage: check-transformed.py TEMPLATE
 """
@@ -119,6 +122,15 @@ if later_deployment == deployment_id:
 if later_stage["Properties"].get("DeploymentId") != {"Ref": later_deployment}:
     fail("the stage does not move to the new deployment")
 
+# --- The key source survives body updates.
+api_props = api["Properties"]
+if api_props.get("ApiKeySourceType") != "AUTHORIZER":
+    fail(f"{api_id}: ApiKeySourceType is {api_props.get('ApiKeySourceType')!r}, not AUTHORIZER: "
+         "usage plans would meter a client-chosen x-api-key")
+if "Mode" in api_props:
+    fail(f"{api_id}: Mode {api_props['Mode']!r}: an overwriting body update resets the key source "
+         "to HEADER; CloudFormation's default mode keeps the top-level property")
+
 # --- Every method behind the authorizer.
 body = api["Properties"]["Body"]
 schemes = body.get("components", {}).get("securitySchemes") or body.get("securityDefinitions", {})
@@ -150,5 +162,6 @@ for name, perm in of_type(resources, "AWS::Lambda::Permission").items():
         fail(f"{name} does not limit invocation to API Gateway on {api_id}: {p}")
 
 print(f"check-transformed: one stage, after the logging-role setting when created; a new deployment "
-      f"per deploy; {methods} methods behind the TOKEN authorizer requiring an API key; "
+      f"per deploy; the key source AUTHORIZER with no update mode; "
+      f"{methods} methods behind the TOKEN authorizer requiring an API key; "
       f"{len(of_type(resources, 'AWS::Lambda::Permission'))} permissions scoped to {api_id}")

@@ -22,16 +22,23 @@ it is replayed after the body is imported with PutRestApi), and resolves a
 reference to a skipped resource to nothing.
 
 What the real services enforce and moto does not is checked at replay, and
-listed in PRECONDITIONS. Each variant that must fail (a region without a
-logging role and SetApiGatewayLogsRole=false; the translation without the
-stage's ordering, or without the machine client's DependsOn; a misspelt
-Fn::GetAtt; a dangling Ref) is run too, and must fail for the expected
-reason, so the emulation keeps its teeth.
+listed in PRECONDITIONS; once the stack is complete, every alarm's AWS
+dimensions must name a function, API stage or web ACL that exists (CloudWatch
+accepts an alarm on nothing and keeps it quiet). Each variant that must fail
+(a region without a logging role and SetApiGatewayLogsRole=false; the
+translation without the stage's ordering, or without the machine client's
+DependsOn; a misspelt Fn::GetAtt; the alarm topic on the AWS managed key; a
+wildcard operator; the users' usage key locked before CloudFormation read it;
+a dangling Ref; AuthDomainPrefix changed from one prefix to another in one
+update) is run too, and must fail for the expected reason, so the emulation
+keeps its teeth. The one update it replays is that domain change, and its
+two-step form, which must succeed.
 
 Run under scripts/with-moto.sh with .venv's python (boto3 comes with moto):
   scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 """
 import copy
+import fnmatch
 import functools
 import io
 import json
@@ -62,7 +69,18 @@ PRECONDITIONS = """\
     account settings to enable logging");
   - that role must exist and trust apigateway.amazonaws.com;
   - a usage plan's API stages must exist;
-  - an app client's OAuth scopes must exist (ScopeDoesNotExistException)."""
+  - an app client's OAuth scopes must exist (ScopeDoesNotExistException);
+  - a user pool has at most one prefix domain ("User pool already has a
+    domain configured"), which is why AuthDomainPrefix changes in two updates;
+  - the models in the imported body must be OpenAPI 3.0 schemas;
+  - a web ACL association must name an existing stage, and a rule's custom
+    response a body the web ACL defines (WAFNonexistentItemException);
+  - CloudFormation resolves {{resolve:secretsmanager:...}} as the deployer,
+    whom the secret's resource policy may deny;
+  - an alarm can notify an encrypted topic only if the topic's key lets
+    cloudwatch.amazonaws.com kms:Decrypt and kms:GenerateDataKey (never the
+    AWS managed alias/aws/sns: "CloudWatch Alarms does not have authorization
+    to access the SNS topic encryption key")."""
 
 
 class Failed(Exception):
@@ -136,6 +154,7 @@ class Deploy:
         self.attrs = {}      # logical id -> {attribute: value}, replayed resources
         self.moto_made = {}  # logical id -> resource type, created by moto's CloudFormation
         self.replayed = []
+        self.watched = []    # (alarm, namespace, dimensions) of every metric an alarm watches
         self.openapi_warnings = 0
         self.resolver = cfn_model.Resolver(
             self.conditions, self.params,
@@ -178,6 +197,7 @@ class Deploy:
         parts = rest.split(":")
         n = 7 if rest.startswith("arn:") else 1
         secret_id, fields = ":".join(parts[:n]), parts[n:]
+        deployer_may_read(secret_id)
         value = client("secretsmanager").get_secret_value(SecretId=secret_id)["SecretString"]
         if len(fields) > 1 and fields[1]:
             value = json.loads(value)[fields[1]]
@@ -208,6 +228,8 @@ class Deploy:
                 raise Failed(f"{lid} ({kind}): {e}") from e
             self.replayed.append(lid)
         self.reapply_environments()
+        for watched in self.watched:
+            watches_something(*watched)
         return self.outputs()
 
     def create_stack(self):
@@ -257,7 +279,17 @@ class Deploy:
         # FailOnWarnings is set (CloudFormation's default: false); SAM's own
         # output has some (empty `responses`, undeclared path parameters).
         fail_on_warnings = bool(p.get("FailOnWarnings", False))
-        self.openapi_warnings = len(list(OpenAPIV30SpecValidator(p["Body"]).iter_errors()))
+        errors = list(OpenAPIV30SpecValidator(p["Body"]).iter_errors())
+        self.openapi_warnings = len(errors)
+        # The models (components/schemas) are the exception: an importer that
+        # reads them as OpenAPI 3.0 schemas drops what OpenAPI 3.0 cannot hold
+        # (a type list, aws/serverless-application-model#2374), so the
+        # gateway would validate other rules than the document's.
+        for e in errors:
+            where = list(e.absolute_path)
+            if where[:2] == ["components", "schemas"]:
+                raise Failed(f"{lid}: model {where[2]} is not an OpenAPI 3.0 schema, which "
+                             f"API Gateway imports it as: {e.message[:300]}")
         body = copy.deepcopy(p["Body"])
         # moto 5.2.5's PutRestApi crashes (500) on an integration without
         # `uri` and `httpMethod`, which a MOCK one (the CORS preflight) does
@@ -329,6 +361,29 @@ def secret(d, lid, p):
     d.attrs[lid] = {"Id": arn}
 
 
+def deployer_may_read(secret_id):
+    """What Secrets Manager enforces and moto does not: CloudFormation
+    resolves {{resolve:secretsmanager:...}} with the deployer's credentials,
+    and a Deny of GetSecretValue in the secret's resource policy that does
+    not except the deployer refuses it (the Denies this template writes:
+    Principal "*", ArnNotEquals or ArnNotLike on aws:PrincipalArn)."""
+    policy = client("secretsmanager").get_resource_policy(SecretId=secret_id).get("ResourcePolicy")
+    for st in json.loads(policy).get("Statement", []) if policy else []:
+        actions = st.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if st.get("Effect") != "Deny" or "secretsmanager:GetSecretValue" not in actions:
+            continue
+        condition = st.get("Condition", {})
+        excepted = []
+        for op in ("ArnNotEquals", "ArnNotLike"):
+            arns = condition.get(op, {}).get("aws:PrincipalArn", [])
+            excepted += [(op, a) for a in ([arns] if isinstance(arns, str) else arns)]
+        if not any(a == DEPLOYER or (op == "ArnNotLike" and fnmatch.fnmatchcase(DEPLOYER, a))
+                   for op, a in excepted):
+            raise Failed(f"{{{{resolve:secretsmanager:{secret_id}}}}}: AccessDenied: the secret's "
+                         f"resource policy denies GetSecretValue to the deployer {DEPLOYER}")
+
+
 def secret_policy(d, lid, p):
     only(p, {"SecretId", "ResourcePolicy", "BlockPublicPolicy"}, lid)
     policy = p["ResourcePolicy"]
@@ -394,7 +449,14 @@ def user_pool_group(d, lid, p):
 
 def user_pool_domain(d, lid, p):
     only(p, {"UserPoolId", "Domain", "ManagedLoginVersion"}, lid)
-    client("cognito-idp").create_user_pool_domain(**p)
+    idp = client("cognito-idp")
+    # What Cognito refuses and moto 5.2.5 does not: a second prefix domain
+    # on a pool.
+    existing = idp.describe_user_pool(UserPoolId=p["UserPoolId"])["UserPool"].get("Domain")
+    if existing:
+        raise Failed(f"{lid}: InvalidParameterException: User pool already has a domain "
+                     f"configured ({existing}, asked for {p['Domain']})")
+    idp.create_user_pool_domain(**p)
     d.physical[lid] = p["Domain"]
     d.attrs[lid] = {}
 
@@ -504,11 +566,72 @@ def alarm(d, lid, p):
     for m in args.get("Metrics", []):
         if "MetricStat" in m:
             m["MetricStat"]["Period"] = int(m["MetricStat"]["Period"])
+    for arn in dict.fromkeys(p.get("AlarmActions", []) + p.get("OKActions", [])):
+        cloudwatch_may_publish(lid, arn)
+    metrics = [p] if "MetricName" in p else [m["MetricStat"]["Metric"] for m in p.get("Metrics", [])
+                                             if "MetricStat" in m]
+    # Checked once the stack is complete: nothing orders an alarm after what
+    # its dimensions name by value (a stage name, an API name).
+    d.watched += [(lid, m["Namespace"], {x["Name"]: x["Value"] for x in m.get("Dimensions", [])})
+                  for m in metrics]
     cw = client("cloudwatch")
     cw.put_metric_alarm(AlarmName=name, **args)
     arn = cw.describe_alarms(AlarmNames=[name])["MetricAlarms"][0]["AlarmArn"]
     d.physical[lid] = name
     d.attrs[lid] = {"Arn": arn}
+
+
+def watches_something(lid, namespace, dims):
+    """CloudWatch accepts an alarm on a metric nobody publishes and keeps it
+    quiet forever: the dimensions of AWS's metrics must name what exists."""
+    if namespace == "AWS/Lambda":
+        try:
+            client("lambda").get_function(FunctionName=dims["FunctionName"])
+        except botocore.exceptions.ClientError as e:
+            raise Failed(f"{lid}: watches function {dims['FunctionName']}, which does not exist") from e
+    elif namespace == "AWS/ApiGateway":
+        api = client("apigateway")
+        ids = [a["id"] for a in api.get_rest_apis()["items"] if a["name"] == dims["ApiName"]]
+        if len(ids) != 1 or dims["Stage"] not in [st["stageName"] for st in
+                                                 api.get_stages(restApiId=ids[0])["item"]]:
+            raise Failed(f"{lid}: watches API {dims['ApiName']} stage {dims['Stage']}, "
+                         "which does not exist")
+    elif namespace == "AWS/WAFV2":
+        acls = client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+        if dims["WebACL"] not in [a["Name"] for a in acls] or dims["Region"] != os.environ["AWS_REGION"]:
+            raise Failed(f"{lid}: watches web ACL {dims['WebACL']} in {dims['Region']}, "
+                         "which does not exist")
+
+
+def cloudwatch_may_publish(lid, topic_arn):
+    """What CloudWatch needs to notify an encrypted topic, which moto does
+    not check: its key's policy lets cloudwatch.amazonaws.com use the key
+    (an AWS managed key's policy never does)."""
+    if ":sns:" not in topic_arn:
+        return
+    attrs = client("sns").get_topic_attributes(TopicArn=topic_arn)["Attributes"]
+    key = attrs.get("KmsMasterKeyId")
+    if not key:
+        return
+    refused = (f"{lid}: CloudWatch Alarms does not have authorization to access the SNS topic "
+               f"encryption key {key}: every notification would be dropped")
+    if key.startswith("alias/aws/") or ":alias/aws/" in key:
+        raise Failed(refused)
+    policy = client("kms").get_key_policy(KeyId=key, PolicyName="default")["Policy"]
+    # moto 5.2.5's CloudFormation keeps a KeyPolicy as the template's object,
+    # and GetKeyPolicy answers it as such instead of as a JSON string.
+    policy = json.loads(policy) if isinstance(policy, str) else policy
+    granted = set()
+    for st in policy.get("Statement", []):
+        principal = st.get("Principal", {})
+        services = principal.get("Service", []) if isinstance(principal, dict) else []
+        services = [services] if isinstance(services, str) else services
+        if st.get("Effect") == "Allow" and "cloudwatch.amazonaws.com" in services:
+            actions = st.get("Action", [])
+            granted.update([actions] if isinstance(actions, str) else actions)
+    for needed in ("kms:Decrypt", "kms:GenerateDataKey"):
+        if not any(fnmatch.fnmatchcase(needed, a) for a in granted):
+            raise Failed(f"{refused} (its policy does not allow {needed})")
 
 
 def dashboard(d, lid, p):
@@ -553,6 +676,41 @@ def subscription(d, lid, p):
     d.physical[lid] = arn
 
 
+def web_acl(d, lid, p):
+    only(p, {"Name", "Description", "Scope", "DefaultAction", "VisibilityConfig",
+             "CustomResponseBodies", "Rules", "AssociationConfig", "Tags"}, lid)
+    # What WAF refuses and moto does not check: a custom response naming a
+    # body the web ACL does not define.
+    bodies = p.get("CustomResponseBodies", {})
+    for rule in p.get("Rules", []):
+        response = rule.get("Action", {}).get("Block", {}).get("CustomResponse", {})
+        key = response.get("CustomResponseBodyKey")
+        if key is not None and key not in bodies:
+            raise Failed(f"{lid}: rule {rule['Name']} answers with body {key!r}, which is not "
+                         "among CustomResponseBodies (WAFNonexistentItemException)")
+    args = {k: v for k, v in p.items() if k != "Tags"}
+    acl = client("wafv2").create_web_acl(**args)["Summary"]
+    d.physical[lid] = f"{acl['Name']}|{acl['Id']}|{p['Scope']}"
+    d.attrs[lid] = {"Arn": acl["ARN"], "Id": acl["Id"]}
+
+
+def web_acl_association(d, lid, p):
+    only(p, {"ResourceArn", "WebACLArn"}, lid)
+    client("wafv2").associate_web_acl(WebACLArn=p["WebACLArn"], ResourceArn=p["ResourceArn"])
+    # moto accepts any resource ARN; WAF refuses one that names no stage
+    # (WAFNonexistentItemException). moto records the association on the
+    # stage it names, if any.
+    arn = p["ResourceArn"]
+    api_id, stage_name = arn.split("/restapis/")[-1].split("/stages/")
+    try:
+        stage = client("apigateway").get_stage(restApiId=api_id, stageName=stage_name)
+    except botocore.exceptions.ClientError as e:
+        raise Failed(f"{lid}: {arn} names no stage (WAFNonexistentItemException)") from e
+    if stage.get("webAclArn") != p["WebACLArn"]:
+        raise Failed(f"{lid}: the stage {stage_name} is not associated with {p['WebACLArn']}")
+    d.physical[lid] = arn
+
+
 # moto's CloudFormation does not model these (an alarm's Arn is "an undefined
 # resource" to it): they are left out of its stack and replayed.
 OPERATIONS_TYPES = {"AWS::CloudWatch::Alarm", "AWS::CloudWatch::Dashboard",
@@ -577,6 +735,8 @@ REPLAY = {
     "AWS::ApiGateway::UsagePlan": usage_plan,
     "AWS::ApiGateway::ApiKey": api_key,
     "AWS::ApiGateway::UsagePlanKey": usage_plan_key,
+    "AWS::WAFv2::WebACL": web_acl,
+    "AWS::WAFv2::WebACLAssociation": web_acl_association,
 }
 
 
@@ -634,6 +794,8 @@ def fresh_region_with_machine_client(reverse):
     check(domain.get("UserPoolId") == out["UserPoolId"], f"domain {domain}")
     check(out["TokenEndpoint"].startswith(f"https://{PARAMS_FRESH['AuthDomainPrefix']}.auth."),
           out["TokenEndpoint"])
+    (acl,) = client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"]
+    check(d.attrs["WebAcl"]["Arn"] == acl["ARN"], f"web ACL {acl}")
     return d
 
 
@@ -645,8 +807,57 @@ def account_with_a_logging_role():
     check(names == {"first-party"}, f"without a domain prefix the authorizer accepts {names}")
     role = client("apigateway").get_account().get("cloudwatchRoleArn")
     check(role == kept["arn"], f"the region's logging role became {role}, not the existing one")
-    check("ApiGatewayLogsRole" not in d.physical and "MachineClientId" not in out,
+    check("ApiGatewayLogsRole" not in d.physical and "MachineClientId" not in out
+          and not client("wafv2").list_web_acls(Scope="REGIONAL")["WebACLs"],
           "optional resources were created")
+    return d
+
+
+def domain_of(d):
+    (lid,) = [k for k, r in d.t["Resources"].items() if r["Type"] == "AWS::Cognito::UserPoolDomain"]
+    return lid
+
+
+def replace_domain(d, prefix):
+    """The one step of a stack update that changes AuthDomainPrefix from one
+    prefix to another: Domain is a replacement property of
+    AWS::Cognito::UserPoolDomain, and CloudFormation creates a replacement
+    before it deletes the old resource (in the update's cleanup phase). The
+    emulation has no general stack update; it replays this resource."""
+    lid = domain_of(d)
+    old = d.physical[lid]
+    user_pool_domain(d, lid, {**d.props(lid), "Domain": prefix})
+    client("cognito-idp").delete_user_pool_domain(UserPoolId=d.props(lid)["UserPoolId"], Domain=old)
+
+
+def remove_domain(d):
+    """An update with AuthDomainPrefix empty: the domain's condition turns
+    false, so CloudFormation deletes it."""
+    lid = domain_of(d)
+    client("cognito-idp").delete_user_pool_domain(UserPoolId=d.props(lid)["UserPoolId"],
+                                                  Domain=d.physical.pop(lid))
+
+
+def domain_prefix_changed_in_one_update():
+    d = Deploy(translate(PARAMS_FRESH), PARAMS_FRESH)
+    d.run()
+    try:
+        replace_domain(d, "items-emulated-next")
+    except Failed as e:
+        if "already has a domain" not in str(e):
+            raise
+        return str(e)
+    raise Failed("the prefix changed in one update, but Cognito refuses a second domain on a pool")
+
+
+def domain_prefix_changed_in_two_updates():
+    d = Deploy(translate(PARAMS_FRESH), PARAMS_FRESH)
+    out = d.run()
+    remove_domain(d)
+    lid = domain_of(d)
+    user_pool_domain(d, lid, {**d.props(lid), "Domain": "items-emulated-next"})
+    pool = client("cognito-idp").describe_user_pool(UserPoolId=out["UserPoolId"])["UserPool"]
+    check(pool.get("Domain") == "items-emulated-next", f"the pool's domain is {pool.get('Domain')}")
     return d
 
 
@@ -716,6 +927,28 @@ def with_wrong_getatt(t):
     return mutated(t, mutate, "misspelt GetAtt")
 
 
+def with_aws_managed_topic_key(t):
+    """The alarm topic encrypted with the AWS managed key alias/aws/sns."""
+    def mutate(t):
+        changed = 0
+        for res in t["Resources"].values():
+            if res["Type"] == "AWS::SNS::Topic" and "KmsMasterKeyId" in res["Properties"]:
+                res["Properties"]["KmsMasterKeyId"] = "alias/aws/sns"
+                changed += 1
+        return changed
+    return mutated(t, mutate, "AWS managed topic key")
+
+
+def without_depends_on(t, lid):
+    """The translation without `lid`'s DependsOn, `lid` moved first in
+    template order: created as early as CloudFormation may then create it."""
+    def mutate(t):
+        res = t["Resources"].pop(lid)
+        t["Resources"] = {lid: res, **t["Resources"]}
+        return res.pop("DependsOn", None) is not None
+    return mutated(t, mutate, f"{lid} DependsOn removed")
+
+
 def with_dangling_ref(t):
     """The authorizer's pool id a Ref to a resource that is not there."""
     def mutate(t):
@@ -729,10 +962,12 @@ def with_dangling_ref(t):
     return mutated(t, mutate, "dangling Ref")
 
 
-OPERATORS = "arn:aws:iam::123456789012:role/partner-keys-operator,arn:aws:iam::123456789012:role/Admin*"
+# The role `sam deploy` runs as; CloudFormation acts with its credentials.
+DEPLOYER = "arn:aws:iam::123456789012:role/deployer"
+OPERATORS = f"arn:aws:iam::123456789012:role/partner-keys-operator,{DEPLOYER}"
 PARAMS_FRESH = {"AllowedOrigin": "https://app.example.com", "SetApiGatewayLogsRole": "true",
                 "AuthDomainPrefix": "items-emulated", "PartnerKeyOperatorArns": OPERATORS,
-                "AlarmEmail": "oncall@example.com"}
+                "AlarmEmail": "oncall@example.com", "WafEnabled": "true"}
 PARAMS_KEEP = {"AllowedOrigin": "*", "SetApiGatewayLogsRole": "false",
                "PartnerKeyOperatorArns": OPERATORS}
 
@@ -750,6 +985,10 @@ def main():
         ("must fail: SetApiGatewayLogsRole=false in a region without a logging role",
          lambda: must_fail("no role", translate(PARAMS_KEEP), PARAMS_KEEP,
                            "CloudWatch Logs role ARN must be set")),
+        ("must fail: AuthDomainPrefix changed from one prefix to another in one update",
+         domain_prefix_changed_in_one_update),
+        ("AuthDomainPrefix changed in two updates (to empty, then to the new prefix)",
+         domain_prefix_changed_in_two_updates),
         ("must fail: the stage not ordered after the account setting",
          lambda: must_fail("no ordering", without_stage_ordering(fresh), PARAMS_FRESH,
                            "CloudWatch Logs role ARN must be set")),
@@ -758,6 +997,20 @@ def main():
                            "do not exist (yet)", reverse=True)),
         ("must fail: a misspelt Fn::GetAtt attribute",
          lambda: must_fail("getatt", with_wrong_getatt(fresh), PARAMS_FRESH, "Arnn")),
+        ("must fail: the alarm topic encrypted with the AWS managed key",
+         lambda: must_fail("topic key", with_aws_managed_topic_key(fresh), PARAMS_FRESH,
+                           "CloudWatch Alarms does not have authorization")),
+        ("must fail: a wildcard in PartnerKeyOperatorArns",
+         lambda: must_fail("operator wildcard", fresh,
+                           {**PARAMS_FRESH, "PartnerKeyOperatorArns":
+                            OPERATORS + ",arn:aws:iam::123456789012:role/Admin*"},
+                           "does not match")),
+        ("must fail: the users' usage key locked before CloudFormation read it, "
+         "deployed by a role that is no operator",
+         lambda: must_fail("usage key", without_depends_on(fresh, "UserUsageKeySecretPolicy"),
+                           {**PARAMS_FRESH, "PartnerKeyOperatorArns":
+                            "arn:aws:iam::123456789012:role/partner-keys-operator"},
+                           "denies GetSecretValue to the deployer")),
         ("must fail: a Ref to a resource that is not in the template",
          lambda: must_fail("ref", with_dangling_ref(fresh), PARAMS_FRESH, "UserPoool")),
     ]

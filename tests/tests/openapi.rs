@@ -133,10 +133,13 @@ fn the_schemas_carry_the_apis_own_limits() {
         let p = &schema(&doc, name)["properties"];
         assert_eq!(p["name"]["minLength"], 1, "{name}");
         assert_eq!(p["name"]["maxLength"], NAME_MAX, "{name}");
-        assert_eq!(p["description"]["maxLength"], DESCRIPTION_MAX, "{name}");
-        assert_eq!(p["tags"]["maxItems"], TAGS_MAX, "{name}");
-        assert_eq!(p["tags"]["items"]["minLength"], 1, "{name}");
-        assert_eq!(p["tags"]["items"]["maxLength"], TAG_MAX, "{name}");
+        // Nullable members: the typed branch of their anyOf.
+        let description = &p["description"]["anyOf"][0];
+        assert_eq!(description["maxLength"], DESCRIPTION_MAX, "{name}");
+        let tags = &p["tags"]["anyOf"][0];
+        assert_eq!(tags["maxItems"], TAGS_MAX, "{name}");
+        assert_eq!(tags["items"]["minLength"], 1, "{name}");
+        assert_eq!(tags["items"]["maxLength"], TAG_MAX, "{name}");
         // Server-owned fields are accepted with any value and ignored.
         for field in SERVER_FIELDS {
             assert_eq!(p[field], json!({}), "{name}.{field}");
@@ -190,11 +193,11 @@ fn the_text_patterns_refuse_exactly_the_characters_the_api_refuses() {
     let cases = [
         (pattern_validator(&p["name"]["pattern"]), Lines::Single),
         (
-            pattern_validator(&p["tags"]["items"]["pattern"]),
+            pattern_validator(&p["tags"]["anyOf"][0]["items"]["pattern"]),
             Lines::Single,
         ),
         (
-            pattern_validator(&p["description"]["pattern"]),
+            pattern_validator(&p["description"]["anyOf"][0]["pattern"]),
             Lines::Multi,
         ),
     ];
@@ -340,6 +343,142 @@ fn the_gateway_validates_each_body_with_the_documents_schema() {
         .map(|(l, m)| ((*l).to_owned(), (*m).to_owned()))
         .collect();
     assert_eq!(validated, local);
+}
+
+/// The keywords a gateway model may use: JSON Schema draft 4 keywords that
+/// an OpenAPI 3.0 Schema Object also has, with the same meaning there, and
+/// that API Gateway's "important notes for REST APIs" do not except
+/// (`discriminator`, `example`, `exclusiveMinimum`, `readOnly` are excepted;
+/// `nullable` is OpenAPI's alone, which a draft 4 validator ignores). SAM
+/// puts the models into the OpenAPI 3.0 body API Gateway imports, and an
+/// importer that reads them as OpenAPI 3.0 drops what OpenAPI 3.0 cannot
+/// hold: a `type` list (aws/serverless-application-model#2374).
+const GATEWAY_MODEL_KEYWORDS: &[&str] = &[
+    "type",
+    "properties",
+    "required",
+    "additionalProperties",
+    "items",
+    "minLength",
+    "maxLength",
+    "pattern",
+    "minItems",
+    "maxItems",
+    "minimum",
+    "maximum",
+    "enum",
+    "anyOf",
+    "allOf",
+    "not",
+    "title",
+    "description",
+];
+
+/// The types OpenAPI 3.0 has (no `null`: it is `nullable`, which draft 4
+/// does not know).
+const OPENAPI_30_TYPES: &[&str] = &["string", "number", "integer", "boolean", "array", "object"];
+
+/// Every place in `schema` (a model) where it leaves the subset, with a
+/// JSON pointer to it.
+fn outside_the_gateway_subset(schema: &Value, at: &str, out: &mut Vec<String>) {
+    let Some(object) = schema.as_object() else {
+        out.push(format!("{at}: a schema that is not an object ({schema})"));
+        return;
+    };
+    for (keyword, value) in object {
+        let here = format!("{at}/{keyword}");
+        if !GATEWAY_MODEL_KEYWORDS.contains(&keyword.as_str()) {
+            out.push(format!("{here}: keyword {keyword}"));
+            continue;
+        }
+        match keyword.as_str() {
+            "type"
+                if !value
+                    .as_str()
+                    .is_some_and(|t| OPENAPI_30_TYPES.contains(&t)) =>
+            {
+                out.push(format!("{here}: {value} is not one OpenAPI 3.0 type"));
+            }
+            // A null inside a value may be read as the string "null".
+            "enum"
+                if value
+                    .as_array()
+                    .is_some_and(|v| v.iter().any(Value::is_null)) =>
+            {
+                out.push(format!("{here}: a null value"));
+            }
+            "properties" => {
+                for (name, sub) in value.as_object().expect("properties") {
+                    outside_the_gateway_subset(sub, &format!("{here}/{name}"), out);
+                }
+            }
+            "items" | "not" => outside_the_gateway_subset(value, &here, out),
+            "additionalProperties" if !value.is_boolean() => {
+                outside_the_gateway_subset(value, &here, out);
+            }
+            "anyOf" | "allOf" => {
+                for (i, sub) in value.as_array().expect("a list").iter().enumerate() {
+                    outside_the_gateway_subset(sub, &format!("{here}/{i}"), out);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn the_gateway_models_stay_within_what_api_gateway_imports() {
+    let t = template();
+    let models = yaml_get(&t, &["Resources", "Api", "Properties", "Models"])
+        .and_then(serde_yaml_ng::Value::as_mapping)
+        .expect("Api Models");
+    assert!(!models.is_empty());
+    let mut found = Vec::new();
+    for (name, model) in models {
+        let name = name.as_str().unwrap();
+        outside_the_gateway_subset(&to_json(model), name, &mut found);
+    }
+    assert!(found.is_empty(), "{found:#?}");
+}
+
+/// A value of no JSON type but null, in the subset: neither string, nor
+/// number (integers included), nor boolean, object or array.
+fn null_only() -> Value {
+    json!({"not": {"anyOf": [
+        {"type": "string"}, {"type": "number"}, {"type": "boolean"},
+        {"type": "object"}, {"type": "array"}
+    ]}})
+}
+
+#[test]
+fn null_is_expressed_as_no_other_type() {
+    // The models' nullable members and ItemPatch's removals hold this very
+    // schema; it accepts null and nothing else.
+    let validator = jsonschema::draft4::new(&null_only()).unwrap();
+    assert!(validator.is_valid(&json!(null)));
+    for other in [
+        json!(""),
+        json!(0),
+        json!(1.5),
+        json!(false),
+        json!({}),
+        json!([]),
+    ] {
+        assert!(!validator.is_valid(&other), "{other}");
+    }
+    let doc = document();
+    for name in ["ItemInput", "ItemPatch"] {
+        let p = &schema(&doc, name)["properties"];
+        for field in ["description", "tags"] {
+            let branches = p[field]["anyOf"].as_array().expect("anyOf");
+            assert!(branches.contains(&null_only()), "{name}.{field}");
+        }
+    }
+    assert_eq!(
+        schema(&doc, "ItemPatch")["additionalProperties"],
+        null_only(),
+        "a patch may only remove unknown members"
+    );
 }
 
 #[test]

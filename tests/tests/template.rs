@@ -4,8 +4,13 @@
 //! authorizer, each function's environment is exactly what its code reads,
 //! no IAM statement grants a wildcard action or names one that does not
 //! exist, retained resources do not outlive a failed first deploy, the
-//! machine client gets exactly the scopes the grant table knows, and every
-//! binary the template builds exists in the workspace. What SAM generates
+//! machine client gets exactly the scopes the grant table knows, every
+//! binary the template builds exists in the workspace, every alarm watches
+//! a metric that is really published for this stack and can notify someone
+//! (its topic's key lets CloudWatch in), the 5xx-share alarms need volume,
+//! each secret is readable by its function alone and keeps its policy as
+//! long as itself, the operators are exact ARNs, the optional web ACL
+//! guards the stage, and nothing resets the key source. What SAM generates
 //! (the stage, its ordering, the deployment) is checked on the translation
 //! by `scripts/check-transformed.py`.
 //!
@@ -30,6 +35,13 @@ const API_VARIABLES: &[&str] = api::config::VARIABLES;
 /// Actions that have no resource-level permissions, so `"*"` is the only
 /// resource they can be granted on.
 const RESOURCELESS_ACTIONS: &[&str] = &["xray:PutTraceSegments", "xray:PutTelemetryRecords"];
+
+/// Wildcard actions the template may grant: each is the statement AWS
+/// documents for the case, word for word. `kms:GenerateDataKey*` is SNS's
+/// key policy statement for AWS services publishing to an encrypted topic
+/// (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html),
+/// here CloudWatch alarms.
+const DOCUMENTED_WILDCARD_ACTIONS: &[&str] = &["kms:GenerateDataKey*"];
 
 fn template() -> Value {
     serde_yaml_ng::from_str(TEMPLATE).expect("template.yaml is YAML")
@@ -255,14 +267,17 @@ fn the_api_is_given_exactly_the_variables_it_reads() {
     assert_eq!(env_names(f), want);
 }
 
-/// Every IAM policy statement anywhere in the template, with where it is.
+/// Every IAM policy statement anywhere in the template, with where it is:
+/// the `Statement` of a policy document (which has a `Version`; a WAF
+/// rule's `Statement` is something else).
 fn statements(v: &Value, at: &str, out: &mut Vec<(String, Value)>) {
     match untag(v) {
         Value::Mapping(m) => {
+            let policy_document = m.contains_key("Version");
             for (k, child) in m {
                 let key = k.as_str().unwrap_or("?");
                 let here = format!("{at}.{key}");
-                if key == "Statement" {
+                if key == "Statement" && policy_document {
                     match untag(child) {
                         Value::Sequence(s) => {
                             out.extend(s.iter().map(|st| (here.clone(), untag(st).clone())))
@@ -312,15 +327,20 @@ fn no_iam_statement_grants_a_wildcard_action_or_resource_it_need_not() {
             let a = a
                 .as_str()
                 .unwrap_or_else(|| panic!("{at}: Action {a:?} is not a string"));
-            assert!(!a.contains('*'), "{at}: wildcard action {a}");
+            assert!(
+                !a.contains('*') || DOCUMENTED_WILDCARD_ACTIONS.contains(&a),
+                "{at}: wildcard action {a}"
+            );
         }
         let star_resource = strings(get(st, "Resource"))
             .iter()
             .any(|r| r.as_str().is_some_and(|r| r.contains('*')));
         // A Deny narrows what others grant (in a resource policy, `*` is the
         // resource the policy is attached to); only grants must be narrow.
+        // A key policy's `*` is the key itself, the only resource it can name.
         let grants = get(st, "Effect").and_then(Value::as_str) != Some("Deny");
-        if star_resource && grants {
+        let key_policy = at.contains(".KeyPolicy.");
+        if star_resource && grants && !key_policy {
             for a in &actions {
                 let a = a.as_str().unwrap_or_default();
                 assert!(
@@ -485,15 +505,8 @@ fn the_identity_source_is_validated_with_the_one_credential_pattern() {
 #[test]
 fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operators_change_it() {
     let t = template();
-    let policies = of_type(&t, "AWS::SecretsManager::ResourcePolicy");
-    let [(_, policy)] = policies.as_slice() else {
-        panic!("one resource policy");
-    };
+    let policy = resource_policy_of(&t, "PartnerKeysSecret");
     let props = get(policy, "Properties").unwrap();
-    assert_eq!(
-        raw(props, "SecretId").and_then(ref_target),
-        Some("PartnerKeysSecret")
-    );
     assert_eq!(
         get(props, "BlockPublicPolicy").and_then(Value::as_bool),
         Some(true)
@@ -513,10 +526,12 @@ fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operator
                         .any(|a| a.as_str() == Some(action))
             })
             .map(|s| {
+                // Exact ARNs only: a pattern operator would let a wildcard
+                // back in.
                 text(
                     get(s, "Condition")
-                        .and_then(|c| get(c, "ArnNotLike"))
-                        .unwrap(),
+                        .and_then(|c| get(c, "ArnNotEquals"))
+                        .unwrap_or_else(|| panic!("{action}: the exception is ArnNotEquals")),
                 )
             })
             .unwrap_or_else(|| panic!("no Deny of {action}"))
@@ -528,6 +543,9 @@ fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operator
         "secretsmanager:UpdateSecretVersionStage",
         "secretsmanager:UpdateSecret",
         "secretsmanager:DeleteSecret",
+        // Or anyone allowed these could remove the protection itself.
+        "secretsmanager:PutResourcePolicy",
+        "secretsmanager:DeleteResourcePolicy",
     ] {
         let writers = deny_except(change);
         assert!(writers.contains("PartnerKeyOperatorArns"), "{change}");
@@ -535,6 +553,23 @@ fn only_the_authorizer_and_the_operators_may_read_the_registry_and_only_operator
             !writers.contains("AuthorizerRole"),
             "{change}: the authorizer only reads"
         );
+    }
+}
+
+/// The one resource policy attached to `secret`.
+fn resource_policy_of<'a>(t: &'a Value, secret: &str) -> &'a Value {
+    let found: Vec<_> = of_type(t, "AWS::SecretsManager::ResourcePolicy")
+        .into_iter()
+        .filter(|(_, p)| {
+            get(p, "Properties")
+                .and_then(|p| raw(p, "SecretId"))
+                .and_then(ref_target)
+                == Some(secret)
+        })
+        .collect();
+    match found.as_slice() {
+        [(_, one)] => one,
+        other => panic!("{secret}: {} resource policies", other.len()),
     }
 }
 
@@ -762,6 +797,22 @@ const KNOWN_ACTIONS: &[(&str, &str)] = &[
          updatetablereplicaautoscaling updatetimetolive writedataforreplication",
     ),
     (
+        "kms",
+        "\
+         cancelkeydeletion connectcustomkeystore createalias createcustomkeystore creategrant \
+         createkey decrypt deletealias deletecustomkeystore deleteimportedkeymaterial \
+         derivesharedsecret describecustomkeystores describekey disablekey disablekeyrotation \
+         disconnectcustomkeystore enablekey enablekeyrotation encrypt generatedatakey \
+         generatedatakeypair generatedatakeypairwithoutplaintext generatedatakeywithoutplaintext \
+         generatemac generaterandom getkeylastusage getkeypolicy getkeyrotationstatus \
+         getparametersforimport getpublickey importkeymaterial listaliases listgrants \
+         listkeypolicies listkeyrotations listkeys listresourcetags listretirablegrants \
+         putkeypolicy reencryptfrom reencryptto replicatekey retiregrant revokegrant \
+         rotatekeyondemand schedulekeydeletion sign synchronizemultiregionkey tagresource \
+         untagresource updatealias updatecustomkeystore updatekeydescription updateprimaryregion \
+         verify verifymac",
+    ),
+    (
         "logs",
         "\
          associatekmskey associatesourcetos3tableintegration callwithbearertoken \
@@ -868,10 +919,13 @@ fn no_iam_statement_names_an_action_that_does_not_exist() {
             let known = known_actions(service).unwrap_or_else(|| {
                 panic!("{at}: {a}: add {service}'s actions to KNOWN_ACTIONS (see its source)")
             });
-            assert!(
-                known.contains(&a.to_ascii_lowercase()),
-                "{at}: {a} is not an IAM action of {service}"
-            );
+            // A documented wildcard must still name actions that exist.
+            let a_lower = a.to_ascii_lowercase();
+            let exists = match a_lower.strip_suffix('*') {
+                Some(prefix) => known.iter().any(|k| k.starts_with(prefix)),
+                None => known.contains(&a_lower),
+            };
+            assert!(exists, "{at}: {a} is not an IAM action of {service}");
             checked += 1;
         }
     }
@@ -1010,11 +1064,22 @@ fn parameters_that_cost_money_say_so() {
     // docs/DEPLOY.md show, and it must name the cost.
     let t = template();
     let params = get(&t, "Parameters").expect("Parameters");
-    for name in ["ThreatProtection", "AuthDomainPrefix"] {
+    for (name, prices) in [
+        (
+            "ThreatProtection",
+            "https://aws.amazon.com/cognito/pricing/",
+        ),
+        (
+            "AuthDomainPrefix",
+            "https://aws.amazon.com/cognito/pricing/",
+        ),
+        // The alarm topic's customer managed KMS key.
+        ("AlarmEmail", "https://aws.amazon.com/kms/pricing/"),
+        ("WafEnabled", "https://aws.amazon.com/waf/pricing/"),
+    ] {
         let description = str_at(params, &[name, "Description"]).expect("a description");
         assert!(
-            description.contains("COSTS MONEY")
-                && description.contains("https://aws.amazon.com/cognito/pricing/"),
+            description.contains("COSTS MONEY") && description.contains(prices),
             "{name}: {description}"
         );
     }
@@ -1172,35 +1237,131 @@ fn emitted_series() -> BTreeSet<(String, Vec<String>)> {
     out
 }
 
-/// The metrics AWS publishes for the functions that alarms may watch.
-const AWS_LAMBDA_METRICS: &[&str] = &["Errors", "Throttles", "Duration", "Invocations"];
+/// The metrics AWS publishes, by namespace, that alarms and the dashboard
+/// may watch, with the dimension names each is published with
+/// (https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html,
+/// https://docs.aws.amazon.com/apigateway/latest/developerguide/api-gateway-metrics-and-dimensions.html,
+/// https://docs.aws.amazon.com/waf/latest/developerguide/waf-metrics.html).
+const AWS_METRICS: &[(&str, &[&str], &[&str])] = &[
+    (
+        "AWS/Lambda",
+        &["Errors", "Throttles", "Duration", "Invocations"],
+        &["FunctionName"],
+    ),
+    (
+        "AWS/ApiGateway",
+        &[
+            "Count",
+            "4XXError",
+            "5XXError",
+            "Latency",
+            "IntegrationLatency",
+        ],
+        &["ApiName", "Stage"],
+    ),
+    (
+        "AWS/WAFV2",
+        &[
+            "AllowedRequests",
+            "BlockedRequests",
+            "CountedRequests",
+            "PassedRequests",
+        ],
+        &["Region", "Rule", "WebACL"],
+    ),
+];
+
+/// A template value as the text it stands for: `!Ref X` as `${X}`, a
+/// `!Sub` string as written, a plain string as itself.
+fn as_sub_text(v: &Value) -> Option<String> {
+    if let Some(target) = ref_target(v) {
+        return Some(format!("${{{target}}}"));
+    }
+    match v {
+        Value::Tagged(t) if t.tag == "Sub" => t.value.as_str().map(str::to_owned),
+        Value::String(s) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// What the dimension values of AWS's metrics must be to name this stack's
+/// resources: `(namespace, dimension) → the values that do`, in the
+/// `${...}` form of [`as_sub_text`].
+fn aws_dimension_values(t: &Value) -> Vec<(&'static str, &'static str, BTreeSet<String>)> {
+    let functions = of_type(t, "AWS::Serverless::Function")
+        .into_iter()
+        .map(|(id, _)| format!("${{{id}}}"))
+        .collect();
+    let (_, api) = of_type(t, "AWS::Serverless::Api")[0];
+    let api_props = get(api, "Properties").expect("Api properties");
+    let one = |v: Option<&Value>| BTreeSet::from_iter(v.and_then(as_sub_text));
+    let acls = of_type(t, "AWS::WAFv2::WebACL");
+    let acl_names = acls
+        .iter()
+        .filter_map(|(_, a)| get(a, "Properties").and_then(|p| raw(p, "Name")))
+        .filter_map(as_sub_text)
+        .collect();
+    // A rule's metric, or ALL (the whole web ACL).
+    let mut rules: BTreeSet<String> = acls
+        .iter()
+        .filter_map(|(_, a)| get(a, "Properties").and_then(|p| get(p, "Rules")))
+        .filter_map(Value::as_sequence)
+        .flatten()
+        .filter_map(|r| str_at(r, &["VisibilityConfig", "MetricName"]))
+        .map(str::to_owned)
+        .collect();
+    rules.insert("ALL".to_owned());
+    vec![
+        ("AWS/Lambda", "FunctionName", functions),
+        ("AWS/ApiGateway", "ApiName", one(raw(api_props, "Name"))),
+        ("AWS/ApiGateway", "Stage", one(raw(api_props, "StageName"))),
+        ("AWS/WAFV2", "WebACL", acl_names),
+        ("AWS/WAFV2", "Rule", rules),
+        (
+            "AWS/WAFV2",
+            "Region",
+            BTreeSet::from(["${AWS::Region}".to_owned()]),
+        ),
+    ]
+}
 
 /// Checks one metric reference: ours must be a series the code writes, in
-/// the namespace parameter; AWS's must be a Lambda metric of a function.
+/// the namespace parameter; AWS's must be a metric AWS publishes in its
+/// namespace, with exactly its dimensions, each naming this stack's
+/// resource (an alarm on another API's name watches nothing, silently).
 fn check_metric(
     at: &str,
     namespace: &str,
     name: &str,
-    dims: &[String],
+    dims: &[(String, String)],
+    t: &Value,
     ours: &BTreeSet<(String, Vec<String>)>,
 ) {
-    match namespace {
-        "MetricsNamespace" => {
-            let mut dims = dims.to_vec();
-            dims.sort();
-            assert!(
-                ours.contains(&(name.to_owned(), dims.clone())),
-                "{at}: {name} with dimensions {dims:?} is not a series the code writes"
-            );
-        }
-        "AWS/Lambda" => {
-            assert!(
-                AWS_LAMBDA_METRICS.contains(&name),
-                "{at}: AWS/Lambda {name}"
-            );
-            assert_eq!(dims, ["FunctionName"], "{at}");
-        }
-        other => panic!("{at}: namespace {other} is neither the metrics namespace nor AWS/Lambda"),
+    let mut names: Vec<String> = dims.iter().map(|(n, _)| n.clone()).collect();
+    names.sort();
+    if namespace == "MetricsNamespace" {
+        assert!(
+            ours.contains(&(name.to_owned(), names.clone())),
+            "{at}: {name} with dimensions {names:?} is not a series the code writes"
+        );
+        return;
+    }
+    let Some((_, metrics, dimensions)) = AWS_METRICS.iter().find(|(ns, ..)| *ns == namespace)
+    else {
+        panic!("{at}: namespace {namespace} is neither the metrics namespace nor one of AWS's");
+    };
+    assert!(metrics.contains(&name), "{at}: {namespace} {name}");
+    assert_eq!(names, *dimensions, "{at}: {namespace} {name}");
+    let values = aws_dimension_values(t);
+    for (dim, value) in dims {
+        let (.., allowed) = values
+            .iter()
+            .find(|(ns, d, _)| *ns == namespace && d == dim)
+            .expect("a known dimension");
+        assert!(
+            allowed.contains(value),
+            "{at}: {namespace} {name} {dim}={value} names none of this stack's {allowed:?}"
+        );
     }
 }
 
@@ -1213,15 +1374,99 @@ fn namespace_of(v: &Value) -> String {
         .expect("a namespace")
 }
 
-fn dimension_names(metric: &Value) -> Vec<String> {
+/// `(name, value as text)` of a metric's dimensions.
+fn dimensions_of(metric: &Value) -> Vec<(String, String)> {
     get(metric, "Dimensions")
         .and_then(Value::as_sequence)
         .map(|ds| {
             ds.iter()
-                .map(|d| str_at(d, &["Name"]).expect("dimension name").to_owned())
+                .map(|d| {
+                    let name = str_at(d, &["Name"]).expect("dimension name").to_owned();
+                    let value = raw(d, "Value")
+                        .and_then(as_sub_text)
+                        .unwrap_or_else(|| panic!("dimension {name}: a value"));
+                    (name, value)
+                })
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A metric an alarm watches.
+struct Watched {
+    namespace: String,
+    name: String,
+    /// `(name, value as text)`.
+    dims: Vec<(String, String)>,
+}
+
+/// Every metric an alarm watches.
+fn alarm_metrics(alarm: &Value) -> Vec<Watched> {
+    let props = get(alarm, "Properties").expect("alarm properties");
+    let mut out = Vec::new();
+    if let Some(name) = str_at(props, &["MetricName"]) {
+        let ns = namespace_of(raw(props, "Namespace").expect("Namespace"));
+        out.push(Watched {
+            namespace: ns,
+            name: name.to_owned(),
+            dims: dimensions_of(props),
+        });
+    }
+    for m in get(props, "Metrics")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+    {
+        if let Some(metric) = get(m, "MetricStat").and_then(|s| get(s, "Metric")) {
+            let name = str_at(metric, &["MetricName"]).expect("MetricName");
+            let ns = namespace_of(raw(metric, "Namespace").expect("Namespace"));
+            out.push(Watched {
+                namespace: ns,
+                name: name.to_owned(),
+                dims: dimensions_of(metric),
+            });
+        }
+    }
+    out
+}
+
+/// The dashboard's body with its `!Sub` variables filled in, once with every
+/// condition true and once with every condition false (an `!If` variable
+/// adds or leaves out what an optional part shows), `${Namespace}` becoming
+/// `${MetricsNamespace}` as in the alarms.
+fn dashboard_bodies(t: &Value) -> Vec<serde_json::Value> {
+    let (_, dashboard) = of_type(t, "AWS::CloudWatch::Dashboard")[0];
+    let sub = get(dashboard, "Properties")
+        .and_then(|p| get(p, "DashboardBody"))
+        .and_then(Value::as_sequence)
+        .expect("DashboardBody: !Sub [body, vars]");
+    let body = sub[0].as_str().expect("the body");
+    let vars = sub
+        .get(1)
+        .and_then(Value::as_mapping)
+        .cloned()
+        .unwrap_or_default();
+    fn render(v: &Value, holds: bool) -> String {
+        match v {
+            Value::Tagged(t) if t.tag == "If" => {
+                let args = t.value.as_sequence().expect("!If [c, a, b]");
+                render(&args[if holds { 1 } else { 2 }], holds)
+            }
+            v => as_sub_text(v).unwrap_or_else(|| panic!("a dashboard variable: {v:?}")),
+        }
+    }
+    [true, false]
+        .into_iter()
+        .map(|holds| {
+            let mut text = body.to_owned();
+            for (name, value) in &vars {
+                let name = name.as_str().expect("variable name");
+                text = text.replace(&format!("${{{name}}}"), &render(value, holds));
+            }
+            serde_json::from_str(&text)
+                .unwrap_or_else(|e| panic!("the dashboard body (conditions {holds}) is JSON: {e}"))
+        })
+        .collect()
 }
 
 #[test]
@@ -1232,78 +1477,90 @@ fn every_alarm_and_dashboard_widget_watches_a_metric_the_code_writes() {
     assert!(alarms.len() >= 9, "{} alarms", alarms.len());
     let mut watched = BTreeSet::new();
     for (id, alarm) in &alarms {
-        let props = get(alarm, "Properties").unwrap();
-        if let Some(name) = str_at(props, &["MetricName"]) {
-            let ns = namespace_of(raw(props, "Namespace").unwrap());
-            check_metric(id, &ns, name, &dimension_names(props), &ours);
-            watched.insert(name.to_owned());
-        }
-        for m in get(props, "Metrics")
-            .and_then(Value::as_sequence)
-            .into_iter()
-            .flatten()
-        {
-            if let Some(metric) = get(m, "MetricStat").and_then(|s| get(s, "Metric")) {
-                let name = str_at(metric, &["MetricName"]).unwrap();
-                let ns = namespace_of(raw(metric, "Namespace").unwrap());
-                check_metric(id, &ns, name, &dimension_names(metric), &ours);
-                watched.insert(name.to_owned());
-            }
+        for w in alarm_metrics(alarm) {
+            check_metric(id, &w.namespace, &w.name, &w.dims, &t, &ours);
+            watched.insert((w.namespace, w.name));
         }
         // Every alarm notifies the optional topic.
+        let props = get(alarm, "Properties").unwrap();
         assert!(
             raw(props, "AlarmActions").is_some(),
             "{id}: no AlarmActions"
         );
     }
-    for required in [
-        "Errors",
-        "JwksFetchFailures",
-        "RegistryUnreadable",
-        "Decisions",
-        "Requests",
-        "StoreThrottles",
-        "Throttles",
-        "Duration",
+    for (ns, required) in [
+        ("AWS/Lambda", "Errors"),
+        ("AWS/Lambda", "Throttles"),
+        ("AWS/Lambda", "Duration"),
+        ("AWS/ApiGateway", "5XXError"),
+        ("MetricsNamespace", "JwksFetchFailures"),
+        ("MetricsNamespace", "RegistryUnreadable"),
+        ("MetricsNamespace", "Decisions"),
+        ("MetricsNamespace", "Requests"),
+        ("MetricsNamespace", "StoreThrottles"),
     ] {
-        assert!(watched.contains(required), "no alarm watches {required}");
+        assert!(
+            watched.contains(&(ns.to_owned(), required.to_owned())),
+            "no alarm watches {ns} {required}"
+        );
     }
 
     // The dashboard's body is JSON inside !Sub: every metric row names the
-    // namespace placeholder (ours) or AWS/Lambda.
-    let (_, dashboard) = of_type(&t, "AWS::CloudWatch::Dashboard")[0];
-    let body = get(dashboard, "Properties")
-        .and_then(|p| get(p, "DashboardBody"))
-        .and_then(Value::as_sequence)
-        .and_then(|s| s[0].as_str())
-        .expect("DashboardBody: !Sub [body, vars]");
-    let doc: serde_json::Value = serde_json::from_str(body).expect("the dashboard body is JSON");
-    let mut rows = 0;
-    for w in doc["widgets"].as_array().unwrap() {
-        for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
-            let row = row.as_array().unwrap();
-            let strings: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
-            let ns = match strings[0] {
-                "${Namespace}" => "MetricsNamespace",
-                other => other,
-            };
-            let dims: Vec<String> = strings[2..]
-                .iter()
-                .step_by(2)
-                .map(|s| (*s).to_owned())
-                .collect();
-            check_metric("dashboard", ns, strings[1], &dims, &ours);
-            rows += 1;
+    // namespace placeholder (ours) or one of AWS's, with its dimensions.
+    for doc in dashboard_bodies(&t) {
+        let mut rows = 0;
+        for w in doc["widgets"].as_array().unwrap() {
+            for row in w["properties"]["metrics"].as_array().into_iter().flatten() {
+                let row = row.as_array().unwrap();
+                let strings: Vec<&str> = row.iter().filter_map(serde_json::Value::as_str).collect();
+                let ns = match strings[0] {
+                    "${MetricsNamespace}" => "MetricsNamespace",
+                    other => other,
+                };
+                let dims: Vec<(String, String)> = strings[2..]
+                    .chunks(2)
+                    .map(|d| (d[0].to_owned(), d[1].to_owned()))
+                    .collect();
+                check_metric("dashboard", ns, strings[1], &dims, &t, &ours);
+                rows += 1;
+            }
         }
-        if w["type"] == "alarm" {
-            assert_eq!(
-                w["properties"]["alarms"].as_array().unwrap().len(),
-                alarms.len(),
-                "the dashboard shows every alarm"
-            );
-        }
+        assert!(rows >= 20, "{rows} metric rows");
     }
-    assert!(rows >= 20, "{rows} metric rows");
+}
+
+#[test]
+fn the_dashboard_shows_every_alarm() {
+    let t = template();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let conditional: BTreeSet<&str> = alarms
+        .iter()
+        .filter(|(_, a)| str_at(a, &["Condition"]).is_some())
+        .map(|(id, _)| *id)
+        .collect();
+    for (holds, doc) in [true, false].into_iter().zip(dashboard_bodies(&t)) {
+        let shown: BTreeSet<String> = doc["widgets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|w| w["type"] == "alarm")
+            .flat_map(|w| w["properties"]["alarms"].as_array().unwrap().iter())
+            .map(|a| {
+                let a = a.as_str().expect("an alarm ARN");
+                a.strip_prefix("${")
+                    .and_then(|a| a.strip_suffix(".Arn}"))
+                    .unwrap_or_else(|| panic!("{a} is ${{Alarm.Arn}}"))
+                    .to_owned()
+            })
+            .collect();
+        let want: BTreeSet<String> = alarms
+            .iter()
+            .map(|(id, _)| *id)
+            .filter(|id| holds || !conditional.contains(id))
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(shown, want, "with the conditions {holds}");
+    }
 }
 
 #[test]
@@ -1338,4 +1595,890 @@ fn a_saved_query_follows_one_request_through_the_three_log_groups() {
     ] {
         assert!(format.contains(var), "{var}");
     }
+}
+
+// ------------------------------------------------------ alarm notifications
+
+/// The logical ids every `!Ref X` / `{Ref: X}` under `v` names, both
+/// branches of any `!If` included.
+fn refs_in(v: &Value) -> Vec<&str> {
+    let mut out = Vec::new();
+    if let Some(target) = ref_target(v) {
+        out.push(target);
+        return out;
+    }
+    match untag(v) {
+        Value::Mapping(m) => m.values().for_each(|c| out.extend(refs_in(c))),
+        Value::Sequence(s) => s.iter().for_each(|c| out.extend(refs_in(c))),
+        _ => {}
+    }
+    out
+}
+
+/// The topics (logical ids) that any alarm notifies, in any state.
+fn notified_topics(t: &Value) -> BTreeSet<&str> {
+    let mut topics = BTreeSet::new();
+    for (_, alarm) in of_type(t, "AWS::CloudWatch::Alarm") {
+        let props = get(alarm, "Properties").expect("alarm properties");
+        for key in ["AlarmActions", "OKActions", "InsufficientDataActions"] {
+            if let Some(actions) = raw(props, key) {
+                topics.extend(refs_in(actions));
+            }
+        }
+    }
+    topics.retain(|id| *id != "AWS::NoValue");
+    topics
+}
+
+/// The actions of the statements of `policy` that allow `principal_key`
+/// (`Service`, `AWS`) principals whose text contains `principal`.
+fn allowed_actions<'a>(policy: &'a Value, principal_key: &str, principal: &str) -> Vec<&'a str> {
+    get(policy, "Statement")
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .filter(|s| get(s, "Effect").and_then(Value::as_str) == Some("Allow"))
+        .filter(|s| {
+            get(s, "Principal")
+                .and_then(|p| raw(p, principal_key))
+                .is_some_and(|p| serde_yaml_ng::to_string(p).unwrap().contains(principal))
+        })
+        .flat_map(|s| strings(get(s, "Action")))
+        .filter_map(Value::as_str)
+        .collect()
+}
+
+#[test]
+fn every_topic_an_alarm_notifies_is_encrypted_with_a_key_cloudwatch_may_use() {
+    // CloudWatch publishes an alarm's notification as the service principal
+    // cloudwatch.amazonaws.com. A topic encrypted with the AWS managed key
+    // alias/aws/sns (whose policy nobody can change) silently drops every
+    // notification: "CloudWatch Alarms does not have authorization to access
+    // the SNS topic encryption key" (AWS Knowledge Center, "How do I
+    // configure a CloudWatch alarm with an encrypted SNS topic?"). checkov
+    // and moto see nothing wrong with it.
+    let t = template();
+    let topics = notified_topics(&t);
+    assert!(!topics.is_empty(), "the alarms notify a topic");
+    for topic in topics {
+        let r = &resources(&t)[topic];
+        assert_eq!(str_at(r, &["Type"]), Some("AWS::SNS::Topic"), "{topic}");
+        let key = get(r, "Properties")
+            .and_then(|p| raw(p, "KmsMasterKeyId"))
+            .unwrap_or_else(|| panic!("{topic} is not encrypted"));
+        let text = serde_yaml_ng::to_string(key).unwrap();
+        assert!(
+            !text.contains("alias/aws/"),
+            "{topic} is encrypted with an AWS managed key ({text}), which CloudWatch alarms cannot use"
+        );
+        let key_id = ref_target(key)
+            .or_else(|| getatt_arn_target(key))
+            .unwrap_or_else(|| {
+                panic!("{topic}: KmsMasterKeyId is a key of this stack, not {text}")
+            });
+        let k = &resources(&t)[key_id];
+        assert_eq!(str_at(k, &["Type"]), Some("AWS::KMS::Key"), "{key_id}");
+        let props = get(k, "Properties").expect("key properties");
+        assert_eq!(
+            get(props, "EnableKeyRotation").and_then(Value::as_bool),
+            Some(true),
+            "{key_id}: rotation on"
+        );
+        let policy = get(props, "KeyPolicy").expect("a key policy");
+        let cloudwatch = allowed_actions(policy, "Service", "cloudwatch.amazonaws.com");
+        for action in ["kms:Decrypt", "kms:GenerateDataKey*"] {
+            assert!(
+                cloudwatch.contains(&action),
+                "{key_id}: cloudwatch.amazonaws.com may not {action} ({cloudwatch:?})"
+            );
+        }
+        // The account keeps the key manageable (a key nobody may change the
+        // policy of cannot be repaired), without using it itself.
+        let root = allowed_actions(policy, "AWS", ":root");
+        for action in [
+            "kms:PutKeyPolicy",
+            "kms:ScheduleKeyDeletion",
+            "kms:DescribeKey",
+        ] {
+            assert!(
+                root.contains(&action),
+                "{key_id}: the account may not {action}"
+            );
+        }
+        assert!(
+            !root
+                .iter()
+                .any(|a| a.ends_with("Decrypt") || a.contains("GenerateDataKey")),
+            "{key_id}: only CloudWatch encrypts and decrypts with it ({root:?})"
+        );
+    }
+}
+
+#[test]
+fn account_global_names_carry_the_region() {
+    // Dashboards are global to the account: the same stack name deployed in
+    // a second region would take over (or fail on) the first one's.
+    let t = template();
+    let dashboards = of_type(&t, "AWS::CloudWatch::Dashboard");
+    assert!(!dashboards.is_empty());
+    for (id, d) in dashboards {
+        let name = get(d, "Properties")
+            .and_then(|p| raw(p, "DashboardName"))
+            .unwrap_or_else(|| panic!("{id} has a name"));
+        let text = serde_yaml_ng::to_string(name).unwrap();
+        assert!(
+            text.contains("${AWS::StackName}") && text.contains("${AWS::Region}"),
+            "{id}: {text}"
+        );
+    }
+}
+
+#[test]
+fn a_secrets_resource_policy_is_kept_as_long_as_the_secret() {
+    // A secret kept by `sam delete` without its resource policy is a secret
+    // anyone with identity permissions may read and change.
+    let t = template();
+    let policies = of_type(&t, "AWS::SecretsManager::ResourcePolicy");
+    assert!(!policies.is_empty());
+    for (id, policy) in policies {
+        let secret = get(policy, "Properties")
+            .and_then(|p| raw(p, "SecretId"))
+            .and_then(ref_target)
+            .unwrap_or_else(|| panic!("{id}: SecretId is a !Ref"));
+        let s = &resources(&t)[secret];
+        for attribute in ["DeletionPolicy", "UpdateReplacePolicy"] {
+            assert_eq!(
+                str_at(policy, &[attribute]),
+                str_at(s, &[attribute]),
+                "{id}: {attribute} as {secret}'s"
+            );
+        }
+    }
+}
+
+// ----------------------------------------------------------- secret access
+
+/// Whether a template parameter's `AllowedPattern` accepts `value` (read as
+/// a JSON Schema pattern; the template's patterns use nothing whose meaning
+/// differs from CloudFormation's Java regular expressions).
+fn pattern_accepts(pattern: &str, value: &str) -> bool {
+    jsonschema::draft4::new(&serde_json::json!({"type": "string", "pattern": pattern}))
+        .expect("the pattern compiles")
+        .is_valid(&serde_json::json!(value))
+}
+
+#[test]
+fn the_operator_list_takes_exact_role_or_user_arns_only() {
+    // The registry's policy excepts these principals from its Denies: one
+    // pattern (role/Admin*) would hand the registry to every role anyone may
+    // create under a matching name. CloudFormation applies a
+    // CommaDelimitedList's AllowedPattern to each value.
+    let t = template();
+    let spec = get(&t, "Parameters")
+        .and_then(|p| get(p, "PartnerKeyOperatorArns"))
+        .expect("the parameter");
+    assert_eq!(str_at(spec, &["Type"]), Some("CommaDelimitedList"));
+    assert!(
+        get(spec, "Default").is_none(),
+        "no default: the deployer names them"
+    );
+    let pattern = str_at(spec, &["AllowedPattern"]).expect("an AllowedPattern");
+    for exact in [
+        "arn:aws:iam::123456789012:role/partner-keys-operator",
+        "arn:aws:iam::123456789012:role/ops/partner-keys",
+        "arn:aws:iam::123456789012:user/alice",
+        "arn:aws-cn:iam::123456789012:role/Admin",
+        "arn:aws-us-gov:iam::123456789012:role/Admin",
+    ] {
+        assert!(pattern_accepts(pattern, exact), "{exact} is refused");
+    }
+    for wide in [
+        "*",
+        "",
+        "arn:aws:iam::123456789012:role/Admin*",
+        "arn:aws:iam::123456789012:role/Admin?",
+        "arn:aws:iam::123456789012:role/*",
+        "arn:aws:iam::*:role/partner-keys-operator",
+        "arn:aws:iam::123456789012:*",
+        "arn:aws:iam::123456789012:root",
+        "arn:aws:sts::123456789012:assumed-role/partner-keys-operator/session",
+        "123456789012",
+        "arn:aws:iam::123456789012:role/a,arn:aws:iam::123456789012:role/b*",
+    ] {
+        assert!(!pattern_accepts(pattern, wide), "{wide:?} is accepted");
+    }
+}
+
+#[test]
+fn each_secret_a_function_reads_is_readable_by_that_functions_role_alone() {
+    // The identity policy says what a function may read; the secret's own
+    // resource policy says that nobody else may, whatever identity policies
+    // elsewhere in the account grant. A secret CloudFormation resolves into
+    // another resource ({{resolve:...}}, with the deployer's credentials)
+    // may also be read by the operators, who deploy.
+    let t = template();
+    let resolved = serde_yaml_ng::to_string(resources(&t)).unwrap();
+    let mut checked = 0;
+    for binary in ["authorizer", "api"] {
+        let (_, f) = function_built_from(&t, binary);
+        let role = get(f, "Properties")
+            .and_then(|p| raw(p, "Role"))
+            .and_then(getatt_arn_target)
+            .expect("role");
+        for secret in granted(&t, f, "secretsmanager:").into_iter().flatten() {
+            let policy = resource_policy_of(&t, &secret);
+            let props = get(policy, "Properties").unwrap();
+            assert_eq!(
+                get(props, "BlockPublicPolicy").and_then(Value::as_bool),
+                Some(true),
+                "{secret}"
+            );
+            let deny = get(props, "ResourcePolicy")
+                .and_then(|d| get(d, "Statement"))
+                .and_then(Value::as_sequence)
+                .into_iter()
+                .flatten()
+                .find(|s| {
+                    get(s, "Effect").and_then(Value::as_str) == Some("Deny")
+                        && strings(get(s, "Action"))
+                            .iter()
+                            .any(|a| a.as_str() == Some("secretsmanager:GetSecretValue"))
+                })
+                .unwrap_or_else(|| panic!("{secret}: no Deny of GetSecretValue"));
+            assert_eq!(str_at(deny, &["Principal"]), Some("*"), "{secret}");
+            let readers = get(deny, "Condition")
+                .and_then(|c| get(c, "ArnNotEquals"))
+                .and_then(|c| raw(c, "aws:PrincipalArn"))
+                .unwrap_or_else(|| {
+                    panic!("{secret}: the exception is ArnNotEquals aws:PrincipalArn")
+                });
+            let text = serde_yaml_ng::to_string(readers).unwrap();
+            assert!(
+                text.contains(&format!("{role}.Arn")),
+                "{secret}: {role} may not read it"
+            );
+            let roles: Vec<&str> = of_type(&t, "AWS::IAM::Role")
+                .into_iter()
+                .map(|(id, _)| id)
+                .filter(|id| *id != role && text.contains(&format!("{id}.Arn")))
+                .collect();
+            assert!(roles.is_empty(), "{secret}: {roles:?} may read it too");
+            let by_cloudformation =
+                resolved.contains(&format!("{{{{resolve:secretsmanager:${{{secret}}}"));
+            assert_eq!(
+                text.contains("PartnerKeyOperatorArns"),
+                by_cloudformation || secret == "PartnerKeysSecret",
+                "{secret}: the operators read it only if they must"
+            );
+            checked += 1;
+        }
+    }
+    assert_eq!(
+        checked, 3,
+        "the registry, the users' usage key, the cursor key"
+    );
+}
+
+// ------------------------------------------------- error alarms and volume
+
+/// CloudWatch metric math, the part the alarms use: numbers, metric and
+/// expression ids, `+ - * /`, comparisons, `FILL(x, n)` and
+/// `IF(cond, a, b)`, evaluated for one period. `None` is a missing data
+/// point; a division by zero gives none either.
+mod metric_math {
+    use std::collections::BTreeMap;
+
+    pub struct Eval<'a> {
+        /// The data points of the metrics, by id (`None`: no data).
+        pub metrics: &'a BTreeMap<String, Option<f64>>,
+        /// The other expressions of the alarm, by id.
+        pub expressions: &'a BTreeMap<String, String>,
+    }
+
+    impl Eval<'_> {
+        pub fn value(&self, expression: &str) -> Option<f64> {
+            let tokens = tokenize(expression);
+            let mut p = Parser {
+                tokens: &tokens,
+                at: 0,
+                eval: self,
+            };
+            let v = p.comparison();
+            assert_eq!(p.at, tokens.len(), "trailing input in {expression}");
+            v
+        }
+    }
+
+    fn tokenize(s: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut chars = s.chars().peekable();
+        while let Some(&c) = chars.peek() {
+            if c.is_whitespace() {
+                chars.next();
+            } else if c.is_ascii_alphanumeric() || c == '_' || c == '.' {
+                let mut word = String::new();
+                while let Some(&c) = chars
+                    .peek()
+                    .filter(|c| c.is_ascii_alphanumeric() || **c == '_' || **c == '.')
+                {
+                    word.push(c);
+                    chars.next();
+                }
+                out.push(word);
+            } else if matches!(c, '>' | '<' | '=' | '!') {
+                chars.next();
+                let mut op = c.to_string();
+                if chars.peek() == Some(&'=') {
+                    op.push('=');
+                    chars.next();
+                }
+                out.push(op);
+            } else {
+                out.push(c.to_string());
+                chars.next();
+            }
+        }
+        out
+    }
+
+    struct Parser<'a> {
+        tokens: &'a [String],
+        at: usize,
+        eval: &'a Eval<'a>,
+    }
+
+    impl Parser<'_> {
+        fn peek(&self) -> Option<&str> {
+            self.tokens.get(self.at).map(String::as_str)
+        }
+
+        fn expect(&mut self, token: &str) {
+            assert_eq!(self.peek(), Some(token), "metric math: expected {token}");
+            self.at += 1;
+        }
+
+        fn comparison(&mut self) -> Option<f64> {
+            let left = self.sum();
+            let op = self
+                .peek()
+                .filter(|t| matches!(*t, ">" | ">=" | "<" | "<=" | "==" | "!="));
+            let Some(op) = op.map(str::to_owned) else {
+                return left;
+            };
+            self.at += 1;
+            let right = self.sum();
+            let (l, r) = (left?, right?);
+            let holds = match op.as_str() {
+                ">" => l > r,
+                ">=" => l >= r,
+                "<" => l < r,
+                "<=" => l <= r,
+                "==" => l == r,
+                _ => l != r,
+            };
+            Some(f64::from(u8::from(holds)))
+        }
+
+        fn sum(&mut self) -> Option<f64> {
+            let mut v = self.product();
+            while let Some(op) = self
+                .peek()
+                .filter(|t| matches!(*t, "+" | "-"))
+                .map(str::to_owned)
+            {
+                self.at += 1;
+                let r = self.product();
+                v = match (v, r) {
+                    (Some(a), Some(b)) => Some(if op == "+" { a + b } else { a - b }),
+                    _ => None,
+                };
+            }
+            v
+        }
+
+        fn product(&mut self) -> Option<f64> {
+            let mut v = self.atom();
+            while let Some(op) = self
+                .peek()
+                .filter(|t| matches!(*t, "*" | "/"))
+                .map(str::to_owned)
+            {
+                self.at += 1;
+                let r = self.atom();
+                v = match (v, r) {
+                    (Some(a), Some(b)) if op == "*" => Some(a * b),
+                    (Some(a), Some(b)) if b != 0.0 => Some(a / b),
+                    _ => None,
+                };
+            }
+            v
+        }
+
+        fn atom(&mut self) -> Option<f64> {
+            let token = self.peek().expect("metric math: an operand").to_owned();
+            self.at += 1;
+            match token.as_str() {
+                "(" => {
+                    let v = self.comparison();
+                    self.expect(")");
+                    v
+                }
+                "FILL" => {
+                    self.expect("(");
+                    let v = self.comparison();
+                    self.expect(",");
+                    let fill = self.comparison();
+                    self.expect(")");
+                    v.or(fill)
+                }
+                "IF" => {
+                    self.expect("(");
+                    let cond = self.comparison();
+                    self.expect(",");
+                    let yes = self.comparison();
+                    self.expect(",");
+                    let no = self.comparison();
+                    self.expect(")");
+                    match cond {
+                        Some(c) if c != 0.0 => yes,
+                        Some(_) => no,
+                        None => None,
+                    }
+                }
+                t if t.parse::<f64>().is_ok() => t.parse().ok(),
+                id => match (self.eval.metrics.get(id), self.eval.expressions.get(id)) {
+                    (Some(v), _) => *v,
+                    (None, Some(e)) => self.eval.value(e),
+                    _ => panic!("metric math: unknown id {id}"),
+                },
+            }
+        }
+    }
+}
+
+/// A parameter's default as a number.
+fn parameter_default(t: &Value, name: &str) -> f64 {
+    let d = get(t, "Parameters")
+        .and_then(|p| get(p, name))
+        .and_then(|p| get(p, "Default"))
+        .unwrap_or_else(|| panic!("{name} has a default"));
+    d.as_f64()
+        .or_else(|| d.as_str().and_then(|s| s.parse().ok()))
+        .unwrap_or_else(|| panic!("{name}: a number"))
+}
+
+/// A `!Sub` expression with the parameters' defaults in place.
+fn with_defaults(t: &Value, text: &str) -> String {
+    let mut out = text.to_owned();
+    for (name, _) in get(t, "Parameters").and_then(Value::as_mapping).unwrap() {
+        let name = name.as_str().unwrap();
+        let placeholder = format!("${{{name}}}");
+        if out.contains(&placeholder) {
+            out = out.replace(&placeholder, &parameter_default(t, name).to_string());
+        }
+    }
+    assert!(!out.contains("${"), "unresolved in {out}");
+    out
+}
+
+/// Whether `alarm` (a metric math alarm on responses) fires, with the
+/// template's defaults, when `errors` of `total` responses in a period were
+/// 5xx; `None` when it has no data point.
+fn error_rate_alarm_fires(t: &Value, alarm: &Value, total: f64, errors: f64) -> Option<bool> {
+    let props = get(alarm, "Properties").unwrap();
+    let mut metrics = std::collections::BTreeMap::new();
+    let mut expressions = std::collections::BTreeMap::new();
+    let mut returned = None;
+    for m in get(props, "Metrics").and_then(Value::as_sequence).unwrap() {
+        let id = str_at(m, &["Id"]).unwrap().to_owned();
+        if let Some(e) = raw(m, "Expression") {
+            let e = with_defaults(t, &as_sub_text(e).expect("an expression"));
+            if get(m, "ReturnData").and_then(Value::as_bool) != Some(false) {
+                returned = Some(e.clone());
+            }
+            expressions.insert(id, e);
+            continue;
+        }
+        let metric = get(m, "MetricStat").and_then(|s| get(s, "Metric")).unwrap();
+        let name = str_at(metric, &["MetricName"]).unwrap();
+        let dims = dimensions_of(metric);
+        let class = dims
+            .iter()
+            .find(|(n, _)| n == "statusClass")
+            .map(|(_, v)| v.as_str());
+        let v = match (name, class) {
+            ("5XXError", _) | ("Requests", Some("5xx")) => errors,
+            ("Count", _) => total,
+            ("Requests", Some("2xx")) => total - errors,
+            ("Requests", Some(_)) => 0.0,
+            other => panic!("{other:?} in an error-rate alarm"),
+        };
+        // A count that is zero is no data point at all in CloudWatch.
+        metrics.insert(id, (v > 0.0).then_some(v));
+    }
+    let value = metric_math::Eval {
+        metrics: &metrics,
+        expressions: &expressions,
+    }
+    .value(&returned.expect("one expression returns data"))?;
+    let threshold = parameter_default(t, ref_target(raw(props, "Threshold").unwrap()).unwrap());
+    assert_eq!(
+        str_at(props, &["ComparisonOperator"]),
+        Some("GreaterThanThreshold")
+    );
+    Some(value > threshold)
+}
+
+#[test]
+fn a_crash_of_the_api_and_a_5xx_at_the_gateway_each_fire_an_alarm() {
+    // A panic, an out-of-memory kill or a failed cold start writes no
+    // request line: only Lambda's Errors sees it. What API Gateway answers
+    // itself (an integration failure, a timeout) only its 5XXError sees.
+    let t = template();
+    let alarms = of_type(&t, "AWS::CloudWatch::Alarm");
+    let (api_fn, _) = function_built_from(&t, "api");
+    let watches = |ns: &str, metric: &str, dim: (&str, String)| {
+        alarms.iter().any(|(_, a)| {
+            alarm_metrics(a).iter().any(|w| {
+                w.namespace == ns
+                    && w.name == metric
+                    && w.dims.iter().any(|(d, v)| d == dim.0 && *v == dim.1)
+            })
+        })
+    };
+    assert!(
+        watches(
+            "AWS/Lambda",
+            "Errors",
+            ("FunctionName", format!("${{{api_fn}}}"))
+        ),
+        "no alarm on the api function's Errors"
+    );
+    let (_, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let stage = as_sub_text(raw(get(api, "Properties").unwrap(), "StageName").unwrap()).unwrap();
+    assert!(
+        watches("AWS/ApiGateway", "5XXError", ("Stage", stage)),
+        "no alarm on the stage's 5XXError"
+    );
+}
+
+#[test]
+fn an_error_rate_alarm_needs_volume_before_a_share_of_5xx_fires_it() {
+    // The share of 5xx in a quiet period is one 5xx out of one request:
+    // 100 %. Each rate alarm fires only once the period had
+    // ErrorRateMinRequests responses, and then on the share.
+    let t = template();
+    let mut rate_alarms = 0;
+    for (id, alarm) in of_type(&t, "AWS::CloudWatch::Alarm") {
+        let props = get(alarm, "Properties").unwrap();
+        let divides = get(props, "Metrics")
+            .and_then(Value::as_sequence)
+            .into_iter()
+            .flatten()
+            .filter_map(|m| raw(m, "Expression").and_then(as_sub_text))
+            .any(|e| e.contains('/'));
+        let counts_responses = alarm_metrics(alarm)
+            .iter()
+            .any(|w| w.name == "5XXError" || w.name == "Requests");
+        if !divides || !counts_responses {
+            continue;
+        }
+        rate_alarms += 1;
+        let min = parameter_default(&t, "ErrorRateMinRequests");
+        for (total, errors, fires) in [
+            (1.0, 1.0, false),
+            (min - 1.0, min - 1.0, false),
+            (min, min, true),
+            (1000.0, 200.0, true),
+            (1000.0, 10.0, false),
+            (1000.0, 0.0, false),
+        ] {
+            assert_eq!(
+                error_rate_alarm_fires(&t, alarm, total, errors).unwrap_or(false),
+                fires,
+                "{id}: {errors} 5xx of {total} responses"
+            );
+        }
+        assert!(
+            !error_rate_alarm_fires(&t, alarm, 0.0, 0.0).unwrap_or(false),
+            "{id}: no traffic"
+        );
+    }
+    assert_eq!(rate_alarms, 2, "the api's and the gateway's");
+}
+
+// ---------------------------------------------------------------- the edge
+
+/// The rule of the web ACL named `name`.
+fn waf_rule<'a>(acl: &'a Value, name: &str) -> &'a Value {
+    get(acl, "Properties")
+        .and_then(|p| get(p, "Rules"))
+        .and_then(Value::as_sequence)
+        .into_iter()
+        .flatten()
+        .find(|r| str_at(r, &["Name"]) == Some(name))
+        .unwrap_or_else(|| panic!("no rule {name}"))
+}
+
+/// The number parameter a rate rule's limit is, checked against WAF's range.
+fn limit_parameter<'a>(t: &'a Value, rule: &'a Value) -> &'a str {
+    let statement = get(rule, "Statement")
+        .and_then(|s| get(s, "RateBasedStatement"))
+        .expect("a rate-based rule");
+    let param = raw(statement, "Limit")
+        .and_then(ref_target)
+        .expect("the limit is a parameter");
+    let spec = get(t, "Parameters")
+        .and_then(|p| get(p, param))
+        .expect("the parameter");
+    assert_eq!(str_at(spec, &["Type"]), Some("Number"), "{param}");
+    // WAF's limits for a rate-based rule: 10 to 2 000 000 000.
+    let min = get(spec, "MinValue")
+        .and_then(Value::as_i64)
+        .expect("MinValue");
+    assert!(min >= 10, "{param}: MinValue {min}");
+    param
+}
+
+#[test]
+fn the_optional_web_acl_guards_the_stage_with_managed_rules_and_two_rate_limits() {
+    let t = template();
+    let acls = of_type(&t, "AWS::WAFv2::WebACL");
+    let [(acl_id, acl)] = acls.as_slice() else {
+        panic!("expected one web ACL, found {}", acls.len());
+    };
+    // Off by default: it costs money (parameters_that_cost_money_say_so).
+    let condition = str_at(acl, &["Condition"]).expect("the web ACL is optional");
+    let Some(Value::Tagged(eq)) = get(&t, "Conditions").and_then(|c| raw(c, condition)) else {
+        panic!("{condition} is an !Equals")
+    };
+    assert_eq!(eq.tag, "Equals");
+    let args = eq.value.as_sequence().unwrap();
+    let switch = args.iter().find_map(ref_target).expect("!Ref PARAM");
+    assert!(args.iter().any(|a| a.as_str() == Some("true")));
+    assert_eq!(
+        str_at(&t, &["Parameters", switch, "Default"]),
+        Some("false"),
+        "{switch} is off by default"
+    );
+
+    let props = get(acl, "Properties").unwrap();
+    assert_eq!(str_at(props, &["Scope"]), Some("REGIONAL"));
+    assert!(
+        get(props, "DefaultAction")
+            .and_then(|a| get(a, "Allow"))
+            .is_some(),
+        "what no rule blocks goes on to API Gateway"
+    );
+    // The WebACL dimension of its metrics is the metric name.
+    assert_eq!(
+        raw(props, "Name").and_then(as_sub_text),
+        raw(get(props, "VisibilityConfig").unwrap(), "MetricName").and_then(as_sub_text),
+    );
+
+    // The AWS managed rule groups, blocking (not merely counting).
+    for group in [
+        "AWSManagedRulesCommonRuleSet",
+        "AWSManagedRulesKnownBadInputsRuleSet",
+    ] {
+        let rule = get(props, "Rules")
+            .and_then(Value::as_sequence)
+            .unwrap()
+            .iter()
+            .find(|r| str_at(r, &["Statement", "ManagedRuleGroupStatement", "Name"]) == Some(group))
+            .unwrap_or_else(|| panic!("no rule uses {group}"));
+        assert_eq!(
+            str_at(
+                rule,
+                &["Statement", "ManagedRuleGroupStatement", "VendorName"]
+            ),
+            Some("AWS")
+        );
+        assert!(
+            get(rule, "OverrideAction")
+                .and_then(|o| get(o, "None"))
+                .is_some(),
+            "{group} blocks"
+        );
+    }
+    // The Common set refuses bodies over 8 KB; the api takes up to 64 KiB
+    // and answers 413 above, so that one rule only counts.
+    let common = get(props, "Rules")
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .find(|r| {
+            str_at(r, &["Statement", "ManagedRuleGroupStatement", "Name"])
+                == Some("AWSManagedRulesCommonRuleSet")
+        })
+        .unwrap();
+    let overrides = get(common, "Statement")
+        .and_then(|s| get(s, "ManagedRuleGroupStatement"))
+        .and_then(|m| get(m, "RuleActionOverrides"))
+        .and_then(Value::as_sequence)
+        .expect("RuleActionOverrides");
+    assert!(overrides.iter().any(|o| {
+        str_at(o, &["Name"]) == Some("SizeRestrictions_BODY")
+            && get(o, "ActionToUse")
+                .and_then(|a| get(a, "Count"))
+                .is_some()
+    }));
+    const { assert!(api::problem::MAX_BODY_BYTES > 8 * 1024) };
+
+    // One rate limit per client address, one per credential (the exact
+    // Authorization value, as the authorizer's cache keys on it), each a
+    // parameter.
+    let per_ip = waf_rule(acl, "rate-per-ip");
+    assert_eq!(
+        str_at(
+            per_ip,
+            &["Statement", "RateBasedStatement", "AggregateKeyType"]
+        ),
+        Some("IP")
+    );
+    let per_credential = waf_rule(acl, "rate-per-credential");
+    let statement = get(per_credential, "Statement")
+        .and_then(|s| get(s, "RateBasedStatement"))
+        .unwrap();
+    assert_eq!(
+        str_at(statement, &["AggregateKeyType"]),
+        Some("CUSTOM_KEYS")
+    );
+    let keys = get(statement, "CustomKeys")
+        .and_then(Value::as_sequence)
+        .unwrap();
+    let [key] = keys.as_slice() else {
+        panic!("one custom key, the Authorization header")
+    };
+    assert!(
+        str_at(key, &["Header", "Name"]).is_some_and(|h| h.eq_ignore_ascii_case("authorization"))
+    );
+    let transformations: Vec<_> = get(key, "Header")
+        .and_then(|h| get(h, "TextTransformations"))
+        .and_then(Value::as_sequence)
+        .unwrap()
+        .iter()
+        .map(|x| str_at(x, &["Type"]))
+        .collect();
+    assert_eq!(transformations, [Some("NONE")], "the value as sent");
+    assert_ne!(
+        limit_parameter(&t, per_ip),
+        limit_parameter(&t, per_credential)
+    );
+
+    // A rate rule answers 429 with a problem body and the CORS origin the
+    // gateway's own answers carry.
+    let bodies = get(props, "CustomResponseBodies").expect("CustomResponseBodies");
+    for rule in [per_ip, per_credential] {
+        let response = get(rule, "Action")
+            .and_then(|a| get(a, "Block"))
+            .and_then(|b| get(b, "CustomResponse"))
+            .expect("a custom response");
+        assert_eq!(
+            get(response, "ResponseCode").and_then(Value::as_i64),
+            Some(429)
+        );
+        let key = str_at(response, &["CustomResponseBodyKey"]).unwrap();
+        assert_eq!(
+            str_at(bodies, &[key, "ContentType"]),
+            Some("APPLICATION_JSON")
+        );
+        let body: serde_json::Value =
+            serde_json::from_str(str_at(bodies, &[key, "Content"]).unwrap()).unwrap();
+        assert_eq!(body["status"], 429);
+        assert_eq!(body["title"], "Too Many Requests");
+        let origin = get(response, "ResponseHeaders")
+            .and_then(Value::as_sequence)
+            .unwrap()
+            .iter()
+            .find(|h| str_at(h, &["Name"]) == Some("Access-Control-Allow-Origin"))
+            .and_then(|h| raw(h, "Value"))
+            .and_then(ref_target);
+        assert_eq!(origin, Some("AllowedOrigin"));
+    }
+
+    // Every rule and the ACL publish metrics; priorities are distinct.
+    let rules = get(props, "Rules").and_then(Value::as_sequence).unwrap();
+    let priorities: BTreeSet<i64> = rules
+        .iter()
+        .map(|r| get(r, "Priority").and_then(Value::as_i64).unwrap())
+        .collect();
+    assert_eq!(priorities.len(), rules.len());
+    for r in rules.iter().chain([props]) {
+        assert_eq!(
+            get(r, "VisibilityConfig")
+                .and_then(|v| get(v, "CloudWatchMetricsEnabled"))
+                .and_then(Value::as_bool),
+            Some(true)
+        );
+    }
+
+    // Associated with the stage, under the same condition.
+    let associations = of_type(&t, "AWS::WAFv2::WebACLAssociation");
+    let [(_, association)] = associations.as_slice() else {
+        panic!("one association");
+    };
+    assert_eq!(str_at(association, &["Condition"]), Some(condition));
+    let a = get(association, "Properties").unwrap();
+    assert_eq!(
+        raw(a, "WebACLArn").and_then(getatt_arn_target),
+        Some(*acl_id)
+    );
+    let (api_id, _) = of_type(&t, "AWS::Serverless::Api")[0];
+    assert_eq!(
+        raw(a, "ResourceArn").and_then(as_sub_text).as_deref(),
+        Some(
+            format!(
+                "arn:${{AWS::Partition}}:apigateway:${{AWS::Region}}::/restapis/${{{api_id}}}/stages/${{{api_id}.Stage}}"
+            )
+            .as_str()
+        )
+    );
+
+    // An alarm on what it blocks, and the blocked requests on the dashboard.
+    let alarmed = of_type(&t, "AWS::CloudWatch::Alarm")
+        .into_iter()
+        .any(|(_, a)| {
+            str_at(a, &["Condition"]) == Some(condition)
+                && alarm_metrics(a).iter().any(|w| {
+                    w.namespace == "AWS/WAFV2"
+                        && w.name == "BlockedRequests"
+                        && w.dims.iter().any(|(d, v)| d == "Rule" && v == "ALL")
+                })
+        });
+    assert!(alarmed, "no alarm on BlockedRequests");
+    let [with_waf, without] = dashboard_bodies(&t).try_into().unwrap();
+    let shows_blocked = |doc: &serde_json::Value| {
+        doc["widgets"].as_array().unwrap().iter().any(|w| {
+            w["properties"]["metrics"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|row| row[0] == "AWS/WAFV2" && row[1] == "BlockedRequests")
+        })
+    };
+    assert!(shows_blocked(&with_waf) && !shows_blocked(&without));
+}
+
+#[test]
+fn the_api_key_comes_from_the_authorizer_and_no_update_mode_resets_that() {
+    // A usage plan meters the key the authorizer returns only while the
+    // REST API's key source is AUTHORIZER; with HEADER every request without
+    // an x-api-key header is a 403 and a caller could pick a key. A
+    // PutRestApi in overwrite mode resets the literal properties its body
+    // does not carry, the key source among them; CloudFormation's default
+    // mode (no Mode) keeps the top-level property.
+    let t = template();
+    let (api_id, api) = of_type(&t, "AWS::Serverless::Api")[0];
+    let props = get(api, "Properties").unwrap();
+    assert_eq!(str_at(props, &["ApiKeySourceType"]), Some("AUTHORIZER"));
+    assert!(
+        get(props, "Mode").is_none(),
+        "{api_id}: Mode {:?} (overwrite resets the key source on the next body update)",
+        get(props, "Mode")
+    );
+    assert!(
+        get(props, "MergeDefinitions").is_none(),
+        "{api_id}: SAM's MergeDefinitions drops the request validators"
+    );
 }
