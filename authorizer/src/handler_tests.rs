@@ -121,7 +121,7 @@ fn the_token_event_fixture_with_a_first_party_token_allows_every_route() {
     assert_eq!(
         json["context"],
         json!({"owner": "user:user-1", "authType": "jwt", "permissions": "items:read items:write items:delete",
-               "expiresAt": NOW + 3600, "sub": "user-1", "username": "user-1", "clientId": CLIENT,
+               "expiresAt": NOW + 3600, "issuer": "cognito", "sub": "user-1", "username": "user-1", "clientId": CLIENT,
                "scopes": "aws.cognito.signin.user.admin"})
     );
     assert!(!json.to_string().contains("null"));
