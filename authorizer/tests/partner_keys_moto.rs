@@ -11,6 +11,7 @@
 use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use authorizer::apikey::store::{SecretStore, SecretsManagerStore};
 use authorizer::{Authorizer, AuthorizerEvent, Config, Failure, Rejection};
 
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
@@ -365,4 +366,62 @@ async fn an_unreadable_registry_fails_closed() {
         decide(&a, &real).await.unwrap_err(),
         Rejection::RegistryUnavailable
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_with_a_mistyped_field_is_refused_reported_and_kept_by_every_command() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let key = create(
+        &secret,
+        &["--partner", "acme", "--permission", "items:read"],
+    );
+    let id = key_id(&key);
+    // The operator meant to disable the key and typed "Disabled" (written
+    // with the registry's own compare-and-swap: moto keeps a stale
+    // AWSCURRENT after a plain PutSecretValue that follows a label move).
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk), &secret);
+    let current = store.read().await.unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&current.text).unwrap();
+    doc["keys"][0]["Disabled"] = true.into();
+    let mistyped = doc["keys"][0].clone();
+    store
+        .write(doc.to_string(), &current.version_id)
+        .await
+        .unwrap();
+
+    // The authorizer refuses the key (the record is skipped).
+    let a = authorizer(&secret, "300").await;
+    assert_eq!(
+        decide(&a, &key).await.unwrap_err(),
+        Rejection::UnknownApiKey { key_id: id.clone() }
+    );
+
+    // `list` shows it unusable, never active, and says why.
+    let out = cli(&secret, &["list"]);
+    let listed = ok(out.clone());
+    let row = listed.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(row.contains("unusable") && !row.contains("active"), "{row}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&id) && said.contains("unknown field `Disabled`"),
+        "{said}"
+    );
+
+    // Another change keeps the record as it was and reports it; a change to
+    // it is refused with the reason.
+    let out = cli(
+        &secret,
+        &["create", "--partner", "beta", "--permission", "items:read"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `Disabled`"));
+    ok(out);
+    let out = cli(&secret, &["enable", &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unusable"));
+    let stored = store.read().await.unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stored.text).unwrap();
+    assert_eq!(doc["keys"][0], mistyped, "neither dropped nor rewritten");
+    assert_eq!(doc["keys"].as_array().unwrap().len(), 2);
 }

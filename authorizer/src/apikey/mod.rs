@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod cache;
+pub mod document;
 pub mod format;
 pub mod registry;
 pub mod store;

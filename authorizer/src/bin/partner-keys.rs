@@ -99,7 +99,12 @@ async fn main() -> ExitCode {
     let store =
         SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id.clone());
     let admin = Admin::new(Arc::new(store));
-    match run(&admin, cli.command, &secret_id).await {
+    let result = run(&admin, cli.command, &secret_id).await;
+    // Whatever was asked, a record the authorizer refuses is reported.
+    for unusable in admin.unusable_seen() {
+        eprintln!("warning: {unusable}; kept in the registry as it is");
+    }
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
@@ -131,12 +136,12 @@ async fn run(admin: &Admin, command: Command, secret_id: &str) -> Result<(), Adm
             show_once(&key, &record);
         }
         Command::List => {
-            let keys = admin.list().await?;
+            let listing = admin.list().await?;
             println!(
                 "{:<12}  {:<20}  {:<36}  {:<8}  {:<5}  EXPIRES",
                 "ID", "PARTNER", "PERMISSIONS", "STATE", "USAGE"
             );
-            for k in keys {
+            for k in listing.usable {
                 println!(
                     "{:<12}  {:<20}  {:<36}  {:<8}  {:<5}  {}",
                     k.id,
@@ -145,6 +150,18 @@ async fn run(admin: &Admin, command: Command, secret_id: &str) -> Result<(), Adm
                     state(&k, now),
                     if k.usage_key.is_some() { "yes" } else { "no" },
                     k.expires.as_deref().unwrap_or("-")
+                );
+            }
+            // Refused by the authorizer whatever their fields say: never shown
+            // as active (the reason follows on standard error).
+            for u in listing.unusable {
+                println!(
+                    "{:<12}  {:<20}  {:<36}  {:<8}  {:<5}  -",
+                    u.id.as_deref().unwrap_or("?"),
+                    u.partner.as_deref().unwrap_or("?"),
+                    "?",
+                    "unusable",
+                    "?"
                 );
             }
         }
