@@ -70,6 +70,11 @@ pub enum AdminError {
         /// `disabled` or `expired`.
         state: &'static str,
     },
+    /// The partner got a usage key (API key) from someone else meanwhile.
+    #[error(
+        "partner {0:?} was given a usage key by another operator meanwhile; nothing of this command is left: run it again to add a key that shares it"
+    )]
+    PartnerMetered(String),
     /// The stored document is not a registry.
     #[error("the stored registry is not valid: {0}")]
     Corrupt(String),
@@ -104,6 +109,15 @@ pub struct NewKey {
 pub struct Admin {
     store: Arc<dyn SecretStore>,
     unusable: Arc<Mutex<Vec<Unusable>>>,
+}
+
+/// What `revoke` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The revoked record's usage key.
+    pub usage_key: Option<String>,
+    /// Whether another record still uses that usage key.
+    pub still_used: bool,
 }
 
 /// What `list` shows.
@@ -168,8 +182,24 @@ impl Admin {
         Ok(Listing { usable, unusable })
     }
 
+    /// The current document, read only.
+    pub async fn document(&self) -> Result<EditableDocument, AdminError> {
+        Ok(self.read().await?.0)
+    }
+
     /// Creates a key; returns it (to show once) and its record.
     pub async fn create(
+        &self,
+        new: &NewKey,
+        now: OffsetDateTime,
+    ) -> Result<(GeneratedKey, KeyRecord), AdminError> {
+        let (key, record) = self.prepare(new, now)?;
+        self.insert(&record, |_| Ok(())).await?;
+        Ok((key, record))
+    }
+
+    /// Checks `new` and builds its record around a fresh key; writes nothing.
+    pub fn prepare(
         &self,
         new: &NewKey,
         now: OffsetDateTime,
@@ -199,16 +229,26 @@ impl Admin {
             disabled: false,
             created: Some(format_time(now)),
         };
+        Ok((key, record))
+    }
+
+    /// Adds `record` if `check` accepts the document it would be added to
+    /// (checked again on every retry, so a concurrent change is seen).
+    pub async fn insert(
+        &self,
+        record: &KeyRecord,
+        check: impl Fn(&EditableDocument) -> Result<(), AdminError>,
+    ) -> Result<(), AdminError> {
         self.modify(|doc| {
             // 36^12 ids make a clash all but impossible; refuse one anyway.
             if doc.has_id(&record.id) {
                 return Err(AdminError::Random);
             }
+            check(doc)?;
             doc.push(record.clone());
             Ok(())
         })
-        .await?;
-        Ok((key, record))
+        .await
     }
 
     /// Disables (`true`) or enables (`false`) a key.
@@ -221,13 +261,25 @@ impl Admin {
     }
 
     /// Removes a key for good (also a record the authorizer refuses: that
-    /// changes nothing for the partner).
-    pub async fn revoke(&self, id: &str) -> Result<(), AdminError> {
+    /// changes nothing for the partner). Says which usage key it had and
+    /// whether another record still uses it.
+    pub async fn revoke(&self, id: &str) -> Result<Revoked, AdminError> {
         self.modify(|doc| {
-            if doc.remove(id).is_empty() {
+            let removed = doc.remove(id);
+            if removed.is_empty() {
                 return Err(AdminError::UnknownId(id.to_owned()));
             }
-            Ok(())
+            let usage_key = removed
+                .iter()
+                .find_map(|raw| raw.get("usageKey").and_then(serde_json::Value::as_str))
+                .map(str::to_owned);
+            let still_used = usage_key
+                .as_deref()
+                .is_some_and(|value| doc.usage_keys().any(|used| used == value));
+            Ok(Revoked {
+                usage_key,
+                still_used,
+            })
         })
         .await
     }

@@ -73,6 +73,28 @@ impl EditableDocument {
         self.0.records.iter().filter_map(|s| s.parsed.as_ref().ok())
     }
 
+    /// Every usage key a record names, unreadable records included (their
+    /// API key must outlive them until they are fixed or revoked).
+    pub fn usage_keys(&self) -> impl Iterator<Item = &str> {
+        self.0.records.iter().filter_map(|s| match &s.parsed {
+            Ok(record) => record.usage_key.as_deref(),
+            Err(_) => s.raw.get("usageKey").and_then(serde_json::Value::as_str),
+        })
+    }
+
+    /// The distinct usage keys of the partner's readable records.
+    pub fn usage_keys_of(&self, partner: &str) -> Vec<&str> {
+        let mut keys: Vec<&str> = self
+            .records()
+            .filter(|r| r.partner == partner)
+            .filter_map(|r| r.usage_key.as_deref())
+            .collect();
+        keys.dedup();
+        keys.sort_unstable();
+        keys.dedup();
+        keys
+    }
+
     /// Every record the authorizer refuses, with the reason, in order.
     pub fn unusable(&self) -> Vec<Unusable> {
         self.0
