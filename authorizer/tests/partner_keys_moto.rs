@@ -8,83 +8,14 @@
 // Test code: a panic is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
+use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::apikey::store::{SecretStore, SecretsManagerStore};
-use authorizer::{Authorizer, AuthorizerEvent, Config, Failure, Rejection};
+use authorizer::{AuthorizerEvent, Rejection};
 
-const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
-
-fn require_moto() {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {}
-        _ => panic!(
-            "AWS_ENDPOINT_URL must point at a local moto server: run these tests through scripts/with-moto.sh"
-        ),
-    }
-}
-
-fn cli(secret: &str, args: &[&str]) -> Output {
-    require_moto();
-    Command::new(env!("CARGO_BIN_EXE_partner-keys"))
-        .arg("--secret-id")
-        .arg(secret)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn create(secret: &str, args: &[&str]) -> String {
-    let mut all = vec!["create"];
-    all.extend_from_slice(args);
-    ok(cli(secret, &all)).trim().to_owned()
-}
-
-fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{nanos}")
-}
-
-async fn authorizer(secret: &str, cache_seconds: &str) -> Authorizer {
-    let vars = [
-        ("API_KEYS_SECRET_ID", secret),
-        ("API_KEYS_CACHE_SECONDS", cache_seconds),
-    ];
-    let config = Config::from_pairs(&vars).unwrap();
-    Authorizer::from_config(&config).await.unwrap()
-}
-
-async fn decide(a: &Authorizer, key: &str) -> Result<authorizer::AuthorizerResponse, Rejection> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
-    match a
-        .authorize(&AuthorizerEvent::token(format!("ApiKey {key}"), ARN), now)
-        .await
-    {
-        Ok(r) => Ok(r),
-        Err(Failure::Unauthorized(why)) => Err(why),
-        Err(other) => panic!("unexpected failure {other:?}"),
-    }
-}
-
-fn key_id(key: &str) -> String {
-    key[3..15].to_owned()
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_created_by_the_command_is_accepted_with_its_permissions_and_usage_key() {

@@ -20,6 +20,10 @@ pub const TIER_TAG: &str = "partner-tier";
 pub const PARTNER_TAG: &str = "partner-keys:partner";
 /// The tag naming the key id the API key was created with.
 pub const KEY_ID_TAG: &str = "partner-keys:key-id";
+/// The tag naming the registry (the `--secret-id` as given) whose record the
+/// API key serves, so that `reconcile` on one registry never takes another
+/// registry's API keys (two stacks in one account) for orphans.
+pub const REGISTRY_TAG: &str = "partner-keys:registry";
 
 /// An API key, value included.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +44,11 @@ impl ApiKey {
     /// The partner it was created for, if `partner-keys` created it.
     pub fn partner(&self) -> Option<&str> {
         self.tags.get(PARTNER_TAG).map(String::as_str)
+    }
+
+    /// The registry it was created for, if `partner-keys` created it.
+    pub fn registry(&self) -> Option<&str> {
+        self.tags.get(REGISTRY_TAG).map(String::as_str)
     }
 }
 

@@ -20,7 +20,9 @@ use time::OffsetDateTime;
 use crate::apikey::admin::{Admin, AdminError, NewKey};
 use crate::apikey::document::EditableDocument;
 use crate::apikey::format::{GeneratedKey, generate_usage_key};
-use crate::apikey::gateway::{ApiKey, GatewayError, KEY_ID_TAG, PARTNER_TAG, Plan, UsageGateway};
+use crate::apikey::gateway::{
+    ApiKey, GatewayError, KEY_ID_TAG, PARTNER_TAG, Plan, REGISTRY_TAG, UsageGateway,
+};
 use crate::apikey::registry::KeyRecord;
 
 /// Why a partner operation failed.
@@ -190,6 +192,7 @@ pub struct Row {
 pub struct Partners {
     admin: Admin,
     gateway: Arc<dyn UsageGateway>,
+    registry_id: String,
 }
 
 impl std::fmt::Debug for Partners {
@@ -199,9 +202,18 @@ impl std::fmt::Debug for Partners {
 }
 
 impl Partners {
-    /// Operations over `admin`'s registry and `gateway`.
-    pub fn new(admin: Admin, gateway: Arc<dyn UsageGateway>) -> Self {
-        Partners { admin, gateway }
+    /// Operations over `admin`'s registry, named `registry_id` in the API
+    /// keys' tags, and `gateway`.
+    pub fn new(
+        admin: Admin,
+        gateway: Arc<dyn UsageGateway>,
+        registry_id: impl Into<String>,
+    ) -> Self {
+        Partners {
+            admin,
+            gateway,
+            registry_id: registry_id.into(),
+        }
     }
 
     /// The registry operations.
@@ -268,6 +280,7 @@ impl Partners {
         let tags = BTreeMap::from([
             (PARTNER_TAG.to_owned(), new.partner.clone()),
             (KEY_ID_TAG.to_owned(), record.id.clone()),
+            (REGISTRY_TAG.to_owned(), self.registry_id.clone()),
         ]);
         let api_key = self
             .gateway
@@ -461,7 +474,7 @@ impl Partners {
     }
 
     /// Lists (and with `delete`, removes) API keys created by this command
-    /// that no record uses, when older than `min_age_seconds` (a younger one
+    /// for this registry that no record uses, when older than `min_age_seconds` (a younger one
     /// may be an onboarding in progress); reports records without an API
     /// key and used API keys on no plan.
     pub async fn reconcile(
@@ -484,6 +497,10 @@ impl Partners {
             }
         }
         for key in keys {
+            // Only this registry's: another stack's partners are not orphans.
+            if key.registry() != Some(self.registry_id.as_str()) {
+                continue;
+            }
             let Some(partner) = key.partner().map(str::to_owned) else {
                 continue;
             };

@@ -47,7 +47,7 @@ fn setup_with(store: Arc<dyn SecretStore>) -> (Partners, Arc<MemoryGateway>) {
     gateway.add_plan(plan("pre", "premium"));
     let admin = Admin::new(store);
     run(admin.init()).unwrap();
-    (Partners::new(admin, gateway.clone()), gateway)
+    (Partners::new(admin, gateway.clone(), "registry"), gateway)
 }
 
 fn setup() -> (Partners, Arc<MemoryGateway>, Arc<MemorySecretStore>) {
@@ -71,6 +71,7 @@ fn onboarding_creates_one_tagged_api_key_with_the_records_usage_key_on_the_named
     assert_eq!(value.len(), 40);
     assert_eq!(keys[0].partner(), Some("acme"));
     assert_eq!(keys[0].tags[KEY_ID_TAG], created.record.id);
+    assert_eq!(keys[0].registry(), Some("registry"));
     assert_eq!(g.memberships(), [("pre".to_owned(), keys[0].id.clone())]);
 }
 
@@ -161,7 +162,7 @@ fn a_partner_onboarded_meanwhile_makes_the_second_onboarding_undo_its_key() {
         inner: MemorySecretStore::with(r#"{"keys":[]}"#),
         done: std::sync::atomic::AtomicBool::new(false),
     });
-    let p = Partners::new(Admin::new(store.clone()), g.clone());
+    let p = Partners::new(Admin::new(store.clone()), g.clone(), "registry");
     let err = run(p.create(&new_key("acme"), Some("std"), now())).unwrap_err();
     assert!(
         matches!(err, PartnerError::Admin(AdminError::PartnerMetered(_))),
@@ -289,8 +290,21 @@ fn the_period_starts_today_seven_days_back_or_on_the_first() {
 fn reconcile_removes_old_orphans_only_and_reports_records_without_a_key() {
     let (p, g, _) = setup();
     let kept = run(p.create(&new_key("acme"), Some("std"), now())).unwrap();
-    let tags = BTreeMap::from([(PARTNER_TAG.to_owned(), "ghost".to_owned())]);
-    let orphan = run(g.create_key("partner-keys/ghost", &"o".repeat(40), tags)).unwrap();
+    let tags = |registry: &str| {
+        BTreeMap::from([
+            (PARTNER_TAG.to_owned(), "ghost".to_owned()),
+            (REGISTRY_TAG.to_owned(), registry.to_owned()),
+        ])
+    };
+    let orphan =
+        run(g.create_key("partner-keys/ghost", &"o".repeat(40), tags("registry"))).unwrap();
+    // Another registry's partner (a second stack in the account) is not an orphan here.
+    run(g.create_key(
+        "partner-keys/other",
+        &"x".repeat(40),
+        tags("other-registry"),
+    ))
+    .unwrap();
     run(g.add_to_plan("std", &orphan.id)).unwrap();
     run(g.create_key("someone-elses", &"s".repeat(40), BTreeMap::new())).unwrap();
     run(p.create(
@@ -316,7 +330,7 @@ fn reconcile_removes_old_orphans_only_and_reports_records_without_a_key() {
     let report = run(p.reconcile(true, 600, now())).unwrap();
     assert!(report.orphans[0].1);
     let left: Vec<String> = g.all_keys().into_iter().map(|k| k.name).collect();
-    assert_eq!(left.len(), 2, "{left:?}");
+    assert_eq!(left.len(), 3, "{left:?}");
     assert!(!left.contains(&"partner-keys/ghost".to_owned()));
     assert_eq!(g.memberships().len(), 1);
     assert_eq!(kept.record.partner, "acme");

@@ -164,7 +164,7 @@ async fn main() -> ExitCode {
         SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk), secret_id.clone());
     let admin = Admin::new(Arc::new(store));
     let gateway = ApiGatewayClient::new(aws_sdk_apigateway::Client::new(&sdk));
-    let partners = Partners::new(admin.clone(), Arc::new(gateway));
+    let partners = Partners::new(admin.clone(), Arc::new(gateway), secret_id.clone());
     let result = run(&partners, &sdk, cli.command, &secret_id).await;
     // Whatever was asked, a record the authorizer refuses is reported.
     for unusable in admin.unusable_seen() {
