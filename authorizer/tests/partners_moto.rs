@@ -122,7 +122,10 @@ async fn onboarding_creates_exactly_one_api_key_on_exactly_the_named_plan() {
     let (api_key_id, value) = &keys[0];
     assert_eq!(value.len(), 40);
     assert!(value.bytes().all(|b| b.is_ascii_alphanumeric()));
-    assert_eq!(members(&api, &premium).await, std::slice::from_ref(api_key_id));
+    assert_eq!(
+        members(&api, &premium).await,
+        std::slice::from_ref(api_key_id)
+    );
     assert!(members(&api, &standard).await.is_empty());
 
     // The authorizer meters the partner by that API key's value.
@@ -421,7 +424,10 @@ async fn a_tier_is_found_in_the_stacks_outputs_and_move_changes_it() {
     args.extend(tier("standard"));
     ok(run(args));
     let (key_id, _) = keys_of(&api, &partner).await.remove(0);
-    assert_eq!(members(&api, &standard).await, std::slice::from_ref(&key_id));
+    assert_eq!(
+        members(&api, &standard).await,
+        std::slice::from_ref(&key_id)
+    );
 
     let moved = run(with(vec!["move".into(), partner.clone()], tier("premium")));
     assert!(String::from_utf8_lossy(&moved.stderr).contains("moved"));
