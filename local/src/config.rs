@@ -36,7 +36,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stack (the default).
-    Serve(ServeArgs),
+    // Boxed: the flags outweigh `token`'s many times over.
+    Serve(Box<ServeArgs>),
     /// Mint a development access token from a running stack's identity
     /// provider and print it (development only).
     Token(TokenArgs),
