@@ -20,6 +20,8 @@ echo "== emulated deploy: SAM's translation created as a stack on moto server, t
 scripts/with-moto.sh .venv/bin/python scripts/emulated-deploy.py
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
+echo "== every shell block of docs/PARTNER-KEYS.md (against moto) and docs/PARTNERS.md (against the local stack), as written (scripts/doc-blocks.py)"
+scripts/with-moto.sh .venv/bin/python scripts/doc-blocks.py
 echo "== the partner key rule of the secret scanner: detect-secrets (.venv-secrets) and partner-keys scan on the repository, on generated keys and on near misses (scripts/secret-scan.sh)"
 scripts/secret-scan.sh
 echo "== the README's first command as written: every curl line of its banner answers as stated (scripts/readme_check.py, tested by scripts/test_readme_check.py)"
