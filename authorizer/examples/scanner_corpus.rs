@@ -45,7 +45,10 @@ fn main() -> ExitCode {
         eprintln!("{}: {e}", dir.display());
         return ExitCode::FAILURE;
     }
-    eprintln!("{count} keys in keys.txt, {} near misses in near.txt", count * 6);
+    eprintln!(
+        "{count} keys in keys.txt, {} near misses in near.txt",
+        count * 6
+    );
     ExitCode::SUCCESS
 }
 
