@@ -8,7 +8,6 @@
 // Test code: a panic is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::Command;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use authorizer::apikey::store::{SecretStore, SecretsManagerStore};
@@ -177,29 +176,20 @@ async fn rotation_issues_a_working_key_and_ends_the_old_one_after_the_overlap() 
 async fn concurrent_creates_by_two_operators_all_survive() {
     let secret = unique("registry");
     ok(cli(&secret, &["init"]));
-    let bin = env!("CARGO_BIN_EXE_partner-keys");
-    let children: Vec<_> = (0..4)
+    let runs: Vec<Vec<String>> = (0..4)
         .map(|i| {
-            Command::new(bin)
-                .args([
-                    "--secret-id",
-                    &secret,
-                    "create",
-                    "--partner",
-                    &format!("p{i}"),
-                    "--permission",
-                    "items:read",
-                ])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            [
+                "create",
+                "--partner",
+                &format!("p{i}"),
+                "--permission",
+                "items:read",
+            ]
+            .map(str::to_owned)
+            .to_vec()
         })
         .collect();
-    let keys: Vec<String> = children
-        .into_iter()
-        .map(|c| ok(c.wait_with_output().unwrap()).trim().to_owned())
-        .collect();
+    let keys = concurrently(&secret, &runs);
     let a = authorizer(&secret, "300").await;
     for key in &keys {
         assert!(

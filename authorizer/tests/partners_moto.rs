@@ -17,7 +17,7 @@
 mod common;
 
 use std::collections::HashMap;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use aws_sdk_apigateway::Client as ApiGateway;
 use common::*;
@@ -100,10 +100,8 @@ fn registry() -> String {
     secret
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn onboarding_creates_exactly_one_api_key_on_exactly_the_named_plan() {
-    let api = apigw().await;
-    let (standard, premium) = (plan(&api, "standard").await, plan(&api, "premium").await);
+/// A new registry with a new partner onboarded on `plan`: (registry, partner, key).
+fn onboarded(plan: &str) -> (String, String, String) {
     let secret = registry();
     let partner = unique("acme");
     let key = create(
@@ -114,9 +112,17 @@ async fn onboarding_creates_exactly_one_api_key_on_exactly_the_named_plan() {
             "--permission",
             "items:read",
             "--usage-plan-id",
-            &premium,
+            plan,
         ],
     );
+    (secret, partner, key)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn onboarding_creates_exactly_one_api_key_on_exactly_the_named_plan() {
+    let api = apigw().await;
+    let (standard, premium) = (plan(&api, "standard").await, plan(&api, "premium").await);
+    let (secret, partner, key) = onboarded(&premium);
     let keys = keys_of(&api, &partner).await;
     assert_eq!(keys.len(), 1, "{keys:?}");
     let (api_key_id, value) = &keys[0];
@@ -202,19 +208,7 @@ async fn a_failure_at_each_step_leaves_nothing_behind() {
 async fn rotation_keeps_the_api_key_and_revoking_the_last_key_removes_it() {
     let api = apigw().await;
     let standard = plan(&api, "standard").await;
-    let secret = registry();
-    let partner = unique("acme");
-    let old = create(
-        &secret,
-        &[
-            "--partner",
-            &partner,
-            "--permission",
-            "items:read",
-            "--usage-plan-id",
-            &standard,
-        ],
-    );
+    let (secret, partner, old) = onboarded(&standard);
     let before = keys_of(&api, &partner).await;
     let new = ok(cli(&secret, &["rotate", &key_id(&old), "--overlap", "1h"]))
         .trim()
@@ -248,22 +242,17 @@ async fn four_concurrent_onboardings_of_different_partners_land_with_one_key_eac
     let standard = plan(&api, "standard").await;
     let secret = registry();
     let partners: Vec<String> = (0..4).map(|i| unique(&format!("p{i}"))).collect();
-    let children: Vec<_> = partners
+    let runs: Vec<Vec<String>> = partners
         .iter()
         .map(|partner| {
-            Command::new(env!("CARGO_BIN_EXE_partner-keys"))
-                .args(["--secret-id", &secret, "create", "--partner", partner])
-                .args(["--permission", "items:read", "--usage-plan-id", &standard])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            ["create", "--partner", partner, "--permission", "items:read"]
+                .into_iter()
+                .chain(["--usage-plan-id", &standard])
+                .map(str::to_owned)
+                .collect()
         })
         .collect();
-    let keys: Vec<String> = children
-        .into_iter()
-        .map(|c| ok(c.wait_with_output().unwrap()).trim().to_owned())
-        .collect();
+    let keys = concurrently(&secret, &runs);
     let a = authorizer(&secret, "300").await;
     let mut on_plan = members(&api, &standard).await;
     on_plan.sort();
@@ -286,19 +275,7 @@ async fn four_concurrent_onboardings_of_different_partners_land_with_one_key_eac
 async fn reconcile_finds_and_removes_a_planted_orphan_and_reports_a_record_without_a_key() {
     let api = apigw().await;
     let standard = plan(&api, "standard").await;
-    let secret = registry();
-    let partner = unique("acme");
-    create(
-        &secret,
-        &[
-            "--partner",
-            &partner,
-            "--permission",
-            "items:read",
-            "--usage-plan-id",
-            &standard,
-        ],
-    );
+    let (secret, partner, _) = onboarded(&standard);
     // What a create killed after its API key was made leaves behind.
     let orphan = api
         .create_api_key()
@@ -446,19 +423,7 @@ async fn a_tier_is_found_in_the_stacks_outputs_and_move_changes_it() {
 async fn usage_names_get_usage_when_the_endpoint_lacks_it_as_moto_does() {
     let api = apigw().await;
     let standard = plan(&api, "standard").await;
-    let secret = registry();
-    let partner = unique("acme");
-    create(
-        &secret,
-        &[
-            "--partner",
-            &partner,
-            "--permission",
-            "items:read",
-            "--usage-plan-id",
-            &standard,
-        ],
-    );
+    let (secret, partner, _) = onboarded(&standard);
     // moto does not implement GetUsage (404): the command finds the plan and
     // the API key, then reports the failed call by name, non-zero, with
     // nothing on stdout. The arithmetic is tested on the in-memory gateway

@@ -83,3 +83,25 @@ pub async fn decide(
 pub fn key_id(key: &str) -> String {
     key[3..15].to_owned()
 }
+
+/// Runs `partner-keys --secret-id SECRET <args>` once per argument list, all
+/// at once, and returns each one's key (standard output), in order.
+pub fn concurrently(secret: &str, runs: &[Vec<String>]) -> Vec<String> {
+    require_moto();
+    let children: Vec<_> = runs
+        .iter()
+        .map(|args| {
+            Command::new(env!("CARGO_BIN_EXE_partner-keys"))
+                .args(["--secret-id", secret])
+                .args(args)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    children
+        .into_iter()
+        .map(|c| ok(c.wait_with_output().unwrap()).trim().to_owned())
+        .collect()
+}
