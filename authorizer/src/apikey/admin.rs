@@ -70,9 +70,10 @@ pub enum AdminError {
         /// `disabled` or `expired`.
         state: &'static str,
     },
-    /// The partner got a usage key (API key) from someone else meanwhile.
+    /// The partner's usage key changed under this command (another
+    /// operator onboarded or revoked the partner meanwhile).
     #[error(
-        "partner {0:?} was given a usage key by another operator meanwhile; nothing of this command is left: run it again to add a key that shares it"
+        "partner {0:?}'s usage key was changed by another operator meanwhile (onboarded or revoked); nothing of this command is left: run it again"
     )]
     PartnerMetered(String),
     /// The stored document is not a registry.

@@ -49,14 +49,15 @@ struct Cli {
 #[derive(Debug, Args)]
 struct PlanArgs {
     /// The usage plan's id.
-    #[arg(long, value_name = "ID", conflicts_with_all = ["tier", "stack"])]
+    #[arg(long, value_name = "ID", conflicts_with = "tier")]
     usage_plan_id: Option<String>,
     /// The tier (e.g. standard, premium): the plan is the stack's output
-    /// PartnerUsagePlan<Tier>. Needs --stack.
+    /// PartnerUsagePlan<Tier>. Needs --stack (or STACK_NAME).
     #[arg(long, value_name = "NAME", requires = "stack")]
     tier: Option<String>,
-    /// The CloudFormation stack whose outputs name the tiers' plans.
-    #[arg(long, value_name = "STACK", env = "STACK_NAME", requires = "tier")]
+    /// The CloudFormation stack whose outputs name the tiers' plans; used
+    /// with --tier only.
+    #[arg(long, value_name = "STACK", env = "STACK_NAME")]
     stack: Option<String>,
 }
 
