@@ -530,6 +530,8 @@ def usage_plan(d, lid, p):
     for key in ("Description", "Throttle", "Quota"):
         if key in p:
             args[key[0].lower() + key[1:]] = lower_keys(p[key])
+    if "Tags" in p:
+        args["tags"] = {t["Key"]: t["Value"] for t in p["Tags"]}
     plan = api.create_usage_plan(**args)
     d.physical[lid] = plan["id"]
     d.attrs[lid] = {"Id": plan["id"]}
@@ -774,7 +776,33 @@ def common_checks(d, out):
     named = env["COGNITO_CLIENT_IDS"].split(",")
     check(all(c in ids for c in named), f"COGNITO_CLIENT_IDS {named} names clients of no pool")
     check(out["UserPoolId"] == pool and out["UserPoolClientId"] in named, f"outputs {out}")
+    partner_tiers(d, out, api)
     return {ids[c] for c in named}
+
+
+# The partner tiers' defaults (template.yaml's parameters).
+TIER_DEFAULTS = {"standard": (10, 20, 100000, "MONTH"), "premium": (50, 100, 1000000, "MONTH")}
+
+
+def partner_tiers(d, out, api):
+    """Each tier's output names a usage plan tagged with the tier, on the
+    API's stage, with the tier's throttle and quota: what `partner-keys
+    --tier NAME --stack STACK` reads."""
+    tiers = {k[len("PartnerUsagePlan"):].lower(): v for k, v in out.items()
+             if k.startswith("PartnerUsagePlan")}
+    check(set(tiers) == set(TIER_DEFAULTS), f"partner tier outputs {sorted(tiers)}")
+    (rest_api,) = [lid for lid, k in d.moto_made.items() if k == "AWS::ApiGateway::RestApi"]
+    shown = []
+    for tier, plan_id in sorted(tiers.items()):
+        plan = api.get_usage_plan(usagePlanId=plan_id)
+        got = (plan["throttle"]["rateLimit"], plan["throttle"]["burstLimit"],
+               plan["quota"]["limit"], plan["quota"]["period"])
+        check(plan.get("tags", {}).get("partner-tier") == tier, f"{tier}: tags {plan.get('tags')}")
+        check(got == TIER_DEFAULTS[tier], f"{tier}: throttle and quota {got}")
+        check([s["apiId"] for s in plan["apiStages"]] == [d.physical[rest_api]],
+              f"{tier}: stages {plan['apiStages']}")
+        shown.append(f"{tier}={plan_id} ({got[0]:g} rps, burst {got[1]}, {got[2]}/{got[3]})")
+    print(f"emulated-deploy:   partner tiers (outputs PartnerUsagePlan<Tier>): {', '.join(shown)}")
 
 
 def fresh_region_with_machine_client(reverse):

@@ -24,6 +24,10 @@ echo "== the OpenID Provider of the trusted-issuer tests (local/tests/oidc_provi
 scripts/oidc-provider.sh
 echo "== tests (against moto server; tests/tests/template.rs checks the template's invariants)"
 scripts/with-moto.sh cargo test --workspace --locked --no-fail-fast
+echo "== every shell block of docs/PARTNER-KEYS.md (against moto) and docs/PARTNERS.md (against the local stack), as written (scripts/doc-blocks.py)"
+scripts/with-moto.sh .venv/bin/python scripts/doc-blocks.py
+echo "== the partner key rule of the secret scanner: detect-secrets (.venv-secrets) and partner-keys scan on the repository, on generated keys and on near misses (scripts/secret-scan.sh)"
+scripts/secret-scan.sh
 echo "== the README's first command as written: every curl line of its banner answers as stated (scripts/readme_check.py, tested by scripts/test_readme_check.py)"
 python3 scripts/test_readme_check.py
 python3 scripts/readme_check.py

@@ -4,7 +4,8 @@
 #   .venv-checkov  checkov                         scripts/requirements-checkov.txt
 #   .venv-lambda   cargo-lambda and ziglang        scripts/requirements-lambda.txt
 #   .venv-contract openapi-spec-validator, schemathesis  scripts/requirements-contract.txt
-# Usage: scripts/tools.sh [sam|checkov|lambda|contract ...]   (default: the first three)
+#   .venv-secrets  detect-secrets                  scripts/requirements-secrets.txt
+# Usage: scripts/tools.sh [sam|checkov|lambda|contract|secrets ...]   (default: the first three)
 # Idempotent: a venv is rebuilt only when its pinned requirements change.
 # Separate venvs because checkov pins a boto3 that aws-sam-cli does not accept.
 set -euo pipefail
@@ -29,6 +30,7 @@ for tool in "$@"; do
     checkov) install checkov checkov ;;
     lambda) install lambda cargo-lambda ;;
     contract) install contract st ;;
-    *) echo "tools.sh: unknown tool $tool (sam, checkov, lambda or contract)" >&2; exit 2 ;;
+    secrets) install secrets detect-secrets ;;
+    *) echo "tools.sh: unknown tool $tool (sam, checkov, lambda, contract or secrets)" >&2; exit 2 ;;
   esac
 done

@@ -8,82 +8,13 @@
 // Test code: a panic is how a failure is reported.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
-use std::process::{Command, Output};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use authorizer::{Authorizer, AuthorizerEvent, Config, Failure, Rejection};
+use authorizer::apikey::store::{SecretStore, SecretsManagerStore};
+use authorizer::{AuthorizerEvent, Rejection};
 
-const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
-
-fn require_moto() {
-    match std::env::var("AWS_ENDPOINT_URL") {
-        Ok(url) if url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost") => {}
-        _ => panic!(
-            "AWS_ENDPOINT_URL must point at a local moto server: run these tests through scripts/with-moto.sh"
-        ),
-    }
-}
-
-fn cli(secret: &str, args: &[&str]) -> Output {
-    require_moto();
-    Command::new(env!("CARGO_BIN_EXE_partner-keys"))
-        .arg("--secret-id")
-        .arg(secret)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> String {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
-fn create(secret: &str, args: &[&str]) -> String {
-    let mut all = vec!["create"];
-    all.extend_from_slice(args);
-    ok(cli(secret, &all)).trim().to_owned()
-}
-
-fn unique(name: &str) -> String {
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{name}-{nanos}")
-}
-
-async fn authorizer(secret: &str, cache_seconds: &str) -> Authorizer {
-    let vars = [
-        ("API_KEYS_SECRET_ID", secret),
-        ("API_KEYS_CACHE_SECONDS", cache_seconds),
-    ];
-    let config = Config::from_pairs(&vars).unwrap();
-    Authorizer::from_config(&config).await.unwrap()
-}
-
-async fn decide(a: &Authorizer, key: &str) -> Result<authorizer::AuthorizerResponse, Rejection> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap()
-        .as_secs_f64();
-    match a
-        .authorize(&AuthorizerEvent::token(format!("ApiKey {key}"), ARN), now)
-        .await
-    {
-        Ok(r) => Ok(r),
-        Err(Failure::Unauthorized(why)) => Err(why),
-        Err(other) => panic!("unexpected failure {other:?}"),
-    }
-}
-
-fn key_id(key: &str) -> String {
-    key[3..15].to_owned()
-}
+mod common;
+use common::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_created_by_the_command_is_accepted_with_its_permissions_and_usage_key() {
@@ -245,29 +176,20 @@ async fn rotation_issues_a_working_key_and_ends_the_old_one_after_the_overlap() 
 async fn concurrent_creates_by_two_operators_all_survive() {
     let secret = unique("registry");
     ok(cli(&secret, &["init"]));
-    let bin = env!("CARGO_BIN_EXE_partner-keys");
-    let children: Vec<_> = (0..4)
+    let runs: Vec<Vec<String>> = (0..4)
         .map(|i| {
-            Command::new(bin)
-                .args([
-                    "--secret-id",
-                    &secret,
-                    "create",
-                    "--partner",
-                    &format!("p{i}"),
-                    "--permission",
-                    "items:read",
-                ])
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            [
+                "create",
+                "--partner",
+                &format!("p{i}"),
+                "--permission",
+                "items:read",
+            ]
+            .map(str::to_owned)
+            .to_vec()
         })
         .collect();
-    let keys: Vec<String> = children
-        .into_iter()
-        .map(|c| ok(c.wait_with_output().unwrap()).trim().to_owned())
-        .collect();
+    let keys = concurrently(&secret, &runs);
     let a = authorizer(&secret, "300").await;
     for key in &keys {
         assert!(
@@ -365,4 +287,62 @@ async fn an_unreadable_registry_fails_closed() {
         decide(&a, &real).await.unwrap_err(),
         Rejection::RegistryUnavailable
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_with_a_mistyped_field_is_refused_reported_and_kept_by_every_command() {
+    let secret = unique("registry");
+    ok(cli(&secret, &["init"]));
+    let key = create(
+        &secret,
+        &["--partner", "acme", "--permission", "items:read"],
+    );
+    let id = key_id(&key);
+    // The operator meant to disable the key and typed "Disabled" (written
+    // with the registry's own compare-and-swap: moto keeps a stale
+    // AWSCURRENT after a plain PutSecretValue that follows a label move).
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let store = SecretsManagerStore::new(aws_sdk_secretsmanager::Client::new(&sdk), &secret);
+    let current = store.read().await.unwrap();
+    let mut doc: serde_json::Value = serde_json::from_str(&current.text).unwrap();
+    doc["keys"][0]["Disabled"] = true.into();
+    let mistyped = doc["keys"][0].clone();
+    store
+        .write(doc.to_string(), &current.version_id)
+        .await
+        .unwrap();
+
+    // The authorizer refuses the key (the record is skipped).
+    let a = authorizer(&secret, "300").await;
+    assert_eq!(
+        decide(&a, &key).await.unwrap_err(),
+        Rejection::UnknownApiKey { key_id: id.clone() }
+    );
+
+    // `list` shows it unusable, never active, and says why.
+    let out = cli(&secret, &["list"]);
+    let listed = ok(out.clone());
+    let row = listed.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert!(row.contains("unusable") && !row.contains("active"), "{row}");
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        said.contains(&id) && said.contains("unknown field `Disabled`"),
+        "{said}"
+    );
+
+    // Another change keeps the record as it was and reports it; a change to
+    // it is refused with the reason.
+    let out = cli(
+        &secret,
+        &["create", "--partner", "beta", "--permission", "items:read"],
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown field `Disabled`"));
+    ok(out);
+    let out = cli(&secret, &["enable", &id]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unusable"));
+    let stored = store.read().await.unwrap();
+    let doc: serde_json::Value = serde_json::from_str(&stored.text).unwrap();
+    assert_eq!(doc["keys"][0], mistyped, "neither dropped nor rewritten");
+    assert_eq!(doc["keys"].as_array().unwrap().len(), 2);
 }

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 
+use crate::tiers::TierSettings;
 use crate::usage::Rate;
 
 /// The region in every method ARN and in the development pool id.
@@ -35,7 +36,8 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stack (the default).
-    Serve(ServeArgs),
+    // Boxed: the flags outweigh `token`'s many times over.
+    Serve(Box<ServeArgs>),
     /// Mint a development access token from a running stack's identity
     /// provider and print it (development only).
     Token(TokenArgs),
@@ -89,6 +91,25 @@ pub struct ServeArgs {
     /// Usage plan: burst per usage identifier key.
     #[arg(long, default_value_t = 20)]
     pub usage_burst: u32,
+    /// Standard partner tier: requests per usage key per UTC day (0 = no quota).
+    #[arg(long, default_value_t = 100_000)]
+    pub usage_quota: u64,
+    /// Premium partner tier: requests per second per usage key (0 = off).
+    #[arg(long, default_value_t = 50.0)]
+    pub premium_rate: f64,
+    /// Premium partner tier: burst per usage key.
+    #[arg(long, default_value_t = 100)]
+    pub premium_burst: u32,
+    /// Premium partner tier: requests per usage key per UTC day (0 = no quota).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub premium_quota: u64,
+    /// A usage identifier key on the premium tier (every other partner key
+    /// is on standard); repeat for several.
+    #[arg(long = "premium-usage-key", value_name = "VALUE")]
+    pub premium_usage_keys: Vec<String>,
+    /// The development partner's tier: standard or premium.
+    #[arg(long, default_value = "standard", value_parser = ["standard", "premium"])]
+    pub dev_partner_tier: String,
     /// Stage throttle: requests per second for all callers (unset = off).
     #[arg(long)]
     pub stage_rate: Option<f64>,
@@ -186,8 +207,11 @@ pub struct StackConfig {
     pub cache_ttl: Duration,
     /// `Access-Control-Allow-Origin`.
     pub cors_origin: String,
-    /// The usage plan's throttle per usage identifier key; `None` = off.
+    /// The usage plan's throttle per usage identifier key (the standard
+    /// partner tier's); `None` = off.
     pub usage_plan: Option<Rate>,
+    /// The partner tiers' quotas and the premium tier.
+    pub tiers: TierSettings,
     /// The stage throttle; `None` = off.
     pub stage_throttle: Option<Rate>,
     /// The item store.
@@ -217,6 +241,7 @@ impl Default for StackConfig {
                 per_second: 10.0,
                 burst: 20,
             }),
+            tiers: TierSettings::default(),
             stage_throttle: None,
             store: StoreChoice::Memory,
             cursor_key: None,
@@ -274,6 +299,16 @@ impl ServeArgs {
             ));
         }
         let usage_plan = rate("usage-rate", self.usage_rate, self.usage_burst)?;
+        let mut premium_keys = self.premium_usage_keys;
+        if self.dev_partner_tier == "premium" {
+            premium_keys.push(crate::backends::DEV_USAGE_KEY.to_owned());
+        }
+        let tiers = TierSettings {
+            standard_quota: (self.usage_quota > 0).then_some(self.usage_quota),
+            premium_rate: rate("premium-rate", self.premium_rate, self.premium_burst)?,
+            premium_quota: (self.premium_quota > 0).then_some(self.premium_quota),
+            premium_keys,
+        };
         let stage_throttle = match self.stage_rate {
             None => None,
             Some(r) => rate("stage-rate", r, self.stage_burst)?,
@@ -297,6 +332,7 @@ impl ServeArgs {
             cache_ttl: Duration::from_secs(self.authorizer_cache_ttl),
             cors_origin: self.cors_origin,
             usage_plan,
+            tiers,
             stage_throttle,
             store: match self.table {
                 Some(table) => StoreChoice::DynamoDb { table },
@@ -423,6 +459,41 @@ mod tests {
     fn a_ttl_over_an_hour_is_refused_naming_the_flag() {
         let e = parse(&["--authorizer-cache-ttl", "3601"]).unwrap_err();
         assert_eq!(e.flag, "authorizer-cache-ttl");
+    }
+
+    #[test]
+    fn the_tier_flags_set_quotas_the_premium_tier_and_the_dev_partners_tier() {
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.tiers, TierSettings::default());
+        let c = parse(&[
+            "--usage-quota",
+            "5",
+            "--premium-quota",
+            "0",
+            "--premium-rate",
+            "7",
+            "--premium-burst",
+            "3",
+            "--premium-usage-key",
+            "gold-usage-key-0000000001",
+            "--dev-partner-tier",
+            "premium",
+        ])
+        .unwrap();
+        assert_eq!(c.tiers.standard_quota, Some(5));
+        assert_eq!(c.tiers.premium_quota, None);
+        assert_eq!(
+            c.tiers.premium_rate,
+            Some(Rate {
+                per_second: 7.0,
+                burst: 3
+            })
+        );
+        assert_eq!(
+            c.tiers.premium_keys,
+            ["gold-usage-key-0000000001", crate::backends::DEV_USAGE_KEY]
+        );
+        assert!(Cli::try_parse_from(["local", "--dev-partner-tier", "gold"]).is_err());
     }
 
     #[test]

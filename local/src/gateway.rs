@@ -17,9 +17,10 @@
 //! 6. the policy evaluated for this request's method ARN with API Gateway's
 //!    semantics → 403 unless allowed;
 //! 7. every method requires an API key, as in the template: no
-//!    `usageIdentifierKey` from the authorizer → 403; then the partner usage
-//!    plan's bucket for that key → 429 (the users' shared key is in a plan
-//!    as wide as the stage throttle, so only step 3 bounds it);
+//!    `usageIdentifierKey` from the authorizer → 403; then the key's partner
+//!    tier ([`crate::tiers`]): its daily quota → 429 `Limit Exceeded`, its
+//!    throttle bucket → 429 `Too Many Requests` (the users' shared key is in
+//!    a plan as wide as the stage throttle, so only step 3 bounds it);
 //! 8. the request validator, for the methods with a model in the template:
 //!    a body that is not JSON or breaks the model → 400 `BAD_REQUEST_BODY`,
 //!    the api not invoked ([`crate::contract`]);
@@ -61,7 +62,8 @@ use crate::config::{LOCAL_ACCOUNT_ID, LOCAL_REGION, StackConfig};
 use crate::contract::{BodyCheck, check_body};
 use crate::responses::{GatewayError, preflight};
 use crate::stats::{Authorized, Stats};
-use crate::usage::{StageThrottle, UsagePlan};
+use crate::tiers::{Refusal, Tiers, utc_day};
+use crate::usage::StageThrottle;
 
 /// API Gateway's payload limit.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -118,7 +120,7 @@ pub struct Gateway {
     authorizer: Arc<dyn Authorize>,
     app: App<Store>,
     cache: AuthorizerCache<Authorization>,
-    usage_plan: Option<UsagePlan>,
+    tiers: Tiers,
     user_usage_key: String,
     stage_throttle: Option<StageThrottle>,
     cors_origin: HeaderValue,
@@ -157,7 +159,7 @@ impl Gateway {
             authorizer,
             app,
             cache: AuthorizerCache::new(config.cache_ttl),
-            usage_plan: config.usage_plan.map(UsagePlan::new),
+            tiers: Tiers::new(config.usage_plan, &config.tiers),
             user_usage_key: crate::config::LOCAL_USER_USAGE_KEY.to_owned(),
             stage_throttle: config.stage_throttle.map(|r| StageThrottle::new(r, now)),
             cors_origin: HeaderValue::from_str(&config.cors_origin).map_err(|_| BadCorsOrigin)?,
@@ -265,11 +267,16 @@ impl Gateway {
             .usage_identifier_key
             .as_deref()
             .ok_or(GatewayError::InvalidApiKey)?;
-        if key != self.user_usage_key
-            && let Some(plan) = &self.usage_plan
-            && !plan.admit(key, Instant::now())
-        {
-            return Err(GatewayError::Throttled);
+        if key != self.user_usage_key {
+            let now = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs());
+            self.tiers
+                .admit(key, Instant::now(), utc_day(now))
+                .map_err(|refusal| match refusal {
+                    Refusal::Throttled => GatewayError::Throttled,
+                    Refusal::QuotaExceeded => GatewayError::QuotaExceeded,
+                })?;
         }
 
         let body = axum::body::to_bytes(body, MAX_PAYLOAD_BYTES)

@@ -35,4 +35,5 @@ pub mod listen;
 pub mod responses;
 pub mod server;
 pub mod stats;
+pub mod tiers;
 pub mod usage;

@@ -44,6 +44,8 @@ pub enum GatewayError {
     InvalidApiKey,
     /// A throttle refused the request (`THROTTLED`).
     Throttled,
+    /// The usage plan's quota for the key is used up (`QUOTA_EXCEEDED`).
+    QuotaExceeded,
     /// The authorizer failed otherwise (`AUTHORIZER_CONFIGURATION_ERROR`).
     AuthorizerFailure,
     /// The body is over API Gateway's 10 MB payload limit (`REQUEST_TOO_LARGE`).
@@ -61,7 +63,7 @@ impl GatewayError {
             | GatewayError::AccessDenied { .. }
             | GatewayError::InvalidApiKey => StatusCode::FORBIDDEN,
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
-            GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
+            GatewayError::Throttled | GatewayError::QuotaExceeded => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::AuthorizerFailure => StatusCode::INTERNAL_SERVER_ERROR,
             GatewayError::RequestTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             GatewayError::BadRequestBody => StatusCode::BAD_REQUEST,
@@ -76,6 +78,7 @@ impl GatewayError {
             GatewayError::AccessDenied { .. } => "ACCESS_DENIED",
             GatewayError::InvalidApiKey => "INVALID_API_KEY",
             GatewayError::Throttled => "THROTTLED",
+            GatewayError::QuotaExceeded => "QUOTA_EXCEEDED",
             GatewayError::AuthorizerFailure => "AUTHORIZER_CONFIGURATION_ERROR",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
             GatewayError::BadRequestBody => "BAD_REQUEST_BODY",
@@ -96,6 +99,7 @@ impl GatewayError {
             }
             GatewayError::InvalidApiKey => Some("Forbidden"),
             GatewayError::Throttled => Some("Too Many Requests"),
+            GatewayError::QuotaExceeded => Some("Limit Exceeded"),
             GatewayError::AuthorizerFailure => None,
             GatewayError::RequestTooLarge => Some("Request Too Long"),
             GatewayError::BadRequestBody => Some("Invalid request body"),
@@ -110,6 +114,7 @@ impl GatewayError {
             GatewayError::AccessDenied { .. } => "AccessDeniedException",
             GatewayError::InvalidApiKey => "ForbiddenException",
             GatewayError::Throttled => "TooManyRequestsException",
+            GatewayError::QuotaExceeded => "LimitExceededException",
             GatewayError::AuthorizerFailure => "AuthorizerConfigurationException",
             GatewayError::RequestTooLarge => "RequestTooLargeException",
             GatewayError::BadRequestBody => "BadRequestException",
@@ -127,7 +132,7 @@ impl GatewayError {
             GatewayError::AccessDenied { .. } | GatewayError::InvalidApiKey => {
                 json!({"type": "about:blank", "title": "Forbidden", "status": status, "detail": detail})
             }
-            GatewayError::Throttled => {
+            GatewayError::Throttled | GatewayError::QuotaExceeded => {
                 json!({"type": "about:blank", "title": "Too Many Requests", "status": status, "detail": detail})
             }
             GatewayError::BadRequestBody => {

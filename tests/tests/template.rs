@@ -684,10 +684,71 @@ fn the_outputs_a_deployment_needs_are_there() {
         "UserPoolClientId",
         "PartnerKeysSecretArn",
         "TableName",
-        "PartnerUsagePlanId",
+        "PartnerUsagePlanStandard",
+        "PartnerUsagePlanPremium",
     ] {
         assert!(outputs.contains_key(name), "output {name}");
     }
+}
+
+#[test]
+fn each_partner_tier_has_a_tagged_usage_plan_with_its_own_parameters_and_an_output() {
+    let t = template();
+    let outputs = get(&t, "Outputs")
+        .and_then(Value::as_mapping)
+        .expect("Outputs");
+    let params = get(&t, "Parameters").expect("Parameters");
+    let mut tiers = BTreeSet::new();
+    let mut params_used = BTreeSet::new();
+    for (name, output) in outputs {
+        // `partner-keys --tier NAME` reads the output PartnerUsagePlan<Name>.
+        let Some(tier) = name
+            .as_str()
+            .and_then(|n| n.strip_prefix("PartnerUsagePlan"))
+            .map(str::to_ascii_lowercase)
+        else {
+            continue;
+        };
+        let plan_id = raw(output, "Value").and_then(ref_target).expect("a Ref");
+        let plan = resources(&t).get(plan_id).expect("the plan");
+        assert_eq!(str_at(plan, &["Type"]), Some("AWS::ApiGateway::UsagePlan"));
+        let props = get(plan, "Properties").expect("plan properties");
+        let tags = get(props, "Tags")
+            .and_then(Value::as_sequence)
+            .expect("Tags");
+        assert!(
+            tags.iter()
+                .any(|tag| str_at(tag, &["Key"]) == Some("partner-tier")
+                    && str_at(tag, &["Value"]) == Some(tier.as_str())),
+            "{plan_id} is not tagged partner-tier: {tier}"
+        );
+        for path in [
+            ["Throttle", "RateLimit"],
+            ["Throttle", "BurstLimit"],
+            ["Quota", "Limit"],
+            ["Quota", "Period"],
+        ] {
+            let value = get(props, path[0]).and_then(|v| raw(v, path[1]));
+            let param = value
+                .and_then(ref_target)
+                .unwrap_or_else(|| panic!("{plan_id} {path:?} is not a parameter"));
+            assert!(get(params, param).is_some(), "{param}");
+            assert!(
+                params_used.insert(param.to_owned()),
+                "{param} shared by two tiers"
+            );
+        }
+        let stage = get(props, "ApiStages")
+            .and_then(Value::as_sequence)
+            .and_then(|s| s.first())
+            .expect("ApiStages");
+        assert_eq!(raw(stage, "ApiId").and_then(ref_target), Some("Api"));
+        tiers.insert(tier);
+    }
+    assert!(
+        tiers.contains("standard") && tiers.contains("premium"),
+        "{tiers:?}"
+    );
 }
 
 #[test]

@@ -6,16 +6,22 @@
 //! document (up to [`MAX_ATTEMPTS`] times) so that neither change is lost.
 //! Input is validated before anything is read, and a change that cannot apply
 //! (an unknown id) writes nothing.
+//!
+//! A record the authorizer refuses (a mistyped field, an unknown permission,
+//! an id used twice) is never dropped or rewritten by a change to another
+//! record ([`crate::apikey::document`]); every read remembers such records
+//! for the command to report ([`Admin::unusable_seen`]).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use policies::PermissionSet;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 
+use crate::apikey::document::{EditableDocument, Unusable};
 use crate::apikey::format::GeneratedKey;
-use crate::apikey::registry::{KeyRecord, RegistryDocument, hash_hex, parse_time};
+use crate::apikey::registry::{BadRecord, KeyRecord, RegistryDocument, hash_hex, parse_time};
 use crate::apikey::store::{SecretStore, StoreError};
 
 /// How often a change is retried after losing a race.
@@ -43,6 +49,17 @@ pub enum AdminError {
     /// No record has this id.
     #[error("no key with id {0:?} in the registry")]
     UnknownId(String),
+    /// The record exists but the authorizer refuses it: changing it would
+    /// mean guessing what it says.
+    #[error(
+        "record {id:?} is unusable ({reason}); fix it in the secret by hand, or revoke it, before changing it"
+    )]
+    UnusableRecord {
+        /// The key id.
+        id: String,
+        /// Why it is refused.
+        reason: BadRecord,
+    },
     /// Rotation would turn a key that no longer works into one that does.
     #[error(
         "key {id:?} is {state}: rotating it would issue a working key; enable it (or create a new key) deliberately instead"
@@ -53,6 +70,12 @@ pub enum AdminError {
         /// `disabled` or `expired`.
         state: &'static str,
     },
+    /// The partner's usage key changed under this command (another
+    /// operator onboarded or revoked the partner meanwhile).
+    #[error(
+        "partner {0:?}'s usage key was changed by another operator meanwhile (onboarded or revoked); nothing of this command is left: run it again"
+    )]
+    PartnerMetered(String),
     /// The stored document is not a registry.
     #[error("the stored registry is not valid: {0}")]
     Corrupt(String),
@@ -86,6 +109,25 @@ pub struct NewKey {
 #[derive(Clone)]
 pub struct Admin {
     store: Arc<dyn SecretStore>,
+    unusable: Arc<Mutex<Vec<Unusable>>>,
+}
+
+/// What `revoke` removed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Revoked {
+    /// The revoked record's usage key.
+    pub usage_key: Option<String>,
+    /// Whether another record still uses that usage key.
+    pub still_used: bool,
+}
+
+/// What `list` shows.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    /// The records the authorizer accepts (keys may still be disabled or expired).
+    pub usable: Vec<KeyRecord>,
+    /// The records it refuses, with the reason.
+    pub unusable: Vec<Unusable>,
 }
 
 impl std::fmt::Debug for Admin {
@@ -97,7 +139,28 @@ impl std::fmt::Debug for Admin {
 impl Admin {
     /// Operations on `store`.
     pub fn new(store: Arc<dyn SecretStore>) -> Self {
-        Admin { store }
+        Admin {
+            store,
+            unusable: Arc::default(),
+        }
+    }
+
+    /// The records the authorizer refuses, as of this handle's last read
+    /// (for the command to report whatever it was asked to do).
+    pub fn unusable_seen(&self) -> Vec<Unusable> {
+        self.unusable
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Reads the document and remembers its unusable records.
+    async fn read(&self) -> Result<(EditableDocument, String), AdminError> {
+        let stored = self.store.read().await?;
+        let doc = EditableDocument::parse(&stored.text)
+            .map_err(|e| AdminError::Corrupt(e.to_string()))?;
+        *self.unusable.lock().unwrap_or_else(PoisonError::into_inner) = doc.unusable();
+        Ok((doc, stored.version_id))
     }
 
     /// Creates the secret holding an empty registry.
@@ -107,14 +170,37 @@ impl Admin {
         Ok(self.store.create(empty).await?)
     }
 
-    /// Every record (hashes included; the command prints no hash).
-    pub async fn list(&self) -> Result<Vec<KeyRecord>, AdminError> {
-        let stored = self.store.read().await?;
-        Ok(parse(&stored.text)?.keys)
+    /// Every record, the unusable ones apart (hashes included; the command
+    /// prints no hash).
+    pub async fn list(&self) -> Result<Listing, AdminError> {
+        let (doc, _) = self.read().await?;
+        let unusable = doc.unusable();
+        let usable = doc
+            .records()
+            .filter(|r| !unusable.iter().any(|u| u.id.as_deref() == Some(&r.id)))
+            .cloned()
+            .collect();
+        Ok(Listing { usable, unusable })
+    }
+
+    /// The current document, read only.
+    pub async fn document(&self) -> Result<EditableDocument, AdminError> {
+        Ok(self.read().await?.0)
     }
 
     /// Creates a key; returns it (to show once) and its record.
     pub async fn create(
+        &self,
+        new: &NewKey,
+        now: OffsetDateTime,
+    ) -> Result<(GeneratedKey, KeyRecord), AdminError> {
+        let (key, record) = self.prepare(new, now)?;
+        self.insert(&record, |_| Ok(())).await?;
+        Ok((key, record))
+    }
+
+    /// Checks `new` and builds its record around a fresh key; writes nothing.
+    pub fn prepare(
         &self,
         new: &NewKey,
         now: OffsetDateTime,
@@ -144,16 +230,26 @@ impl Admin {
             disabled: false,
             created: Some(format_time(now)),
         };
+        Ok((key, record))
+    }
+
+    /// Adds `record` if `check` accepts the document it would be added to
+    /// (checked again on every retry, so a concurrent change is seen).
+    pub async fn insert(
+        &self,
+        record: &KeyRecord,
+        check: impl Fn(&EditableDocument) -> Result<(), AdminError>,
+    ) -> Result<(), AdminError> {
         self.modify(|doc| {
             // 36^12 ids make a clash all but impossible; refuse one anyway.
-            if doc.keys.iter().any(|k| k.id == record.id) {
+            if doc.has_id(&record.id) {
                 return Err(AdminError::Random);
             }
-            doc.keys.push(record.clone());
+            check(doc)?;
+            doc.push(record.clone());
             Ok(())
         })
-        .await?;
-        Ok((key, record))
+        .await
     }
 
     /// Disables (`true`) or enables (`false`) a key.
@@ -165,15 +261,26 @@ impl Admin {
         .await
     }
 
-    /// Removes a key for good.
-    pub async fn revoke(&self, id: &str) -> Result<(), AdminError> {
+    /// Removes a key for good (also a record the authorizer refuses: that
+    /// changes nothing for the partner). Says which usage key it had and
+    /// whether another record still uses it.
+    pub async fn revoke(&self, id: &str) -> Result<Revoked, AdminError> {
         self.modify(|doc| {
-            let before = doc.keys.len();
-            doc.keys.retain(|k| k.id != id);
-            if doc.keys.len() == before {
+            let removed = doc.remove(id);
+            if removed.is_empty() {
                 return Err(AdminError::UnknownId(id.to_owned()));
             }
-            Ok(())
+            let usage_key = removed
+                .iter()
+                .find_map(|raw| raw.get("usageKey").and_then(serde_json::Value::as_str))
+                .map(str::to_owned);
+            let still_used = usage_key
+                .as_deref()
+                .is_some_and(|value| doc.usage_keys().any(|used| used == value));
+            Ok(Revoked {
+                usage_key,
+                still_used,
+            })
         })
         .await
     }
@@ -223,7 +330,7 @@ impl Admin {
                     disabled: false,
                     created: Some(format_time(now)),
                 };
-                doc.keys.push(record.clone());
+                doc.push(record.clone());
                 Ok(record)
             })
             .await?;
@@ -235,15 +342,12 @@ impl Admin {
     /// in between.
     async fn modify<T>(
         &self,
-        mut change: impl FnMut(&mut RegistryDocument) -> Result<T, AdminError>,
+        mut change: impl FnMut(&mut EditableDocument) -> Result<T, AdminError>,
     ) -> Result<T, AdminError> {
         for _ in 0..MAX_ATTEMPTS {
-            let stored = self.store.read().await?;
-            let mut doc = parse(&stored.text)?;
+            let (mut doc, version_id) = self.read().await?;
             let out = change(&mut doc)?;
-            let text =
-                serde_json::to_string(&doc).map_err(|e| AdminError::Corrupt(e.to_string()))?;
-            match self.store.write(text, &stored.version_id).await {
+            match self.store.write(doc.to_text(), &version_id).await {
                 Ok(_) => return Ok(out),
                 Err(StoreError::Conflict) => continue,
                 Err(e) => return Err(e.into()),
@@ -253,15 +357,22 @@ impl Admin {
     }
 }
 
-fn parse(text: &str) -> Result<RegistryDocument, AdminError> {
-    serde_json::from_str(text).map_err(|e| AdminError::Corrupt(e.to_string()))
-}
-
-fn find<'a>(doc: &'a mut RegistryDocument, id: &str) -> Result<&'a mut KeyRecord, AdminError> {
-    doc.keys
-        .iter_mut()
-        .find(|k| k.id == id)
-        .ok_or_else(|| AdminError::UnknownId(id.to_owned()))
+/// The record `id`, to change. A record the authorizer refuses is not
+/// changed: enabling or rotating it would build on a guess.
+fn find<'a>(doc: &'a mut EditableDocument, id: &str) -> Result<&'a mut KeyRecord, AdminError> {
+    if let Some(reason) = doc.unusable_reason(id) {
+        return Err(AdminError::UnusableRecord {
+            id: id.to_owned(),
+            reason,
+        });
+    }
+    doc.find_mut(id).map_err(|why| match why {
+        Some(reason) => AdminError::UnusableRecord {
+            id: id.to_owned(),
+            reason,
+        },
+        None => AdminError::UnknownId(id.to_owned()),
+    })
 }
 
 /// Partner names become part of a data namespace (`partner:<name>`): keep them
@@ -341,7 +452,7 @@ mod tests {
         assert!(!text.contains(key.expose()));
         assert!(text.contains(&hash_hex(key.expose())));
         assert_eq!(record.created.as_deref(), Some("2027-01-15T08:00:00Z"));
-        assert_eq!(run(admin.list()).unwrap(), vec![record]);
+        assert_eq!(run(admin.list()).unwrap().usable, vec![record]);
     }
 
     #[test]
@@ -401,11 +512,11 @@ mod tests {
         let (admin, _) = admin();
         let (key, _) = run(admin.create(&new_key("acme"), now())).unwrap();
         run(admin.set_disabled(key.id(), true)).unwrap();
-        assert!(run(admin.list()).unwrap()[0].disabled);
+        assert!(run(admin.list()).unwrap().usable[0].disabled);
         run(admin.set_disabled(key.id(), false)).unwrap();
-        assert!(!run(admin.list()).unwrap()[0].disabled);
+        assert!(!run(admin.list()).unwrap().usable[0].disabled);
         run(admin.revoke(key.id())).unwrap();
-        assert!(run(admin.list()).unwrap().is_empty());
+        assert!(run(admin.list()).unwrap().usable.is_empty());
     }
 
     #[test]
@@ -421,7 +532,7 @@ mod tests {
         assert_ne!(fresh.id(), old.id());
         assert_eq!(record.partner, "acme");
         assert_eq!(record.usage_key.as_deref(), Some("usage-key-0123456789"));
-        let list = run(admin.list()).unwrap();
+        let list = run(admin.list()).unwrap().usable;
         let old_record = list.iter().find(|k| k.id == old.id()).unwrap();
         assert_eq!(old_record.expires.as_deref(), Some("2027-01-15T09:00:00Z"));
     }
@@ -453,6 +564,77 @@ mod tests {
             })
         ));
         assert_eq!(run(admin.list()).unwrap(), before, "nothing was written");
+    }
+
+    fn with_mistyped_record(admin: &Admin, store: &MemorySecretStore) -> serde_json::Value {
+        let (good, _) = run(admin.create(&new_key("acme"), now())).unwrap();
+        let current = run(store.read()).unwrap();
+        let mut doc: serde_json::Value = serde_json::from_str(&current.text).unwrap();
+        let mut mistyped = doc["keys"][0].clone();
+        mistyped["id"] = "mistyped0001".into();
+        mistyped["Disabled"] = true.into();
+        doc["keys"].as_array_mut().unwrap().push(mistyped.clone());
+        run(store.write(doc.to_string(), &current.version_id)).unwrap();
+        assert_ne!(good.id(), "mistyped0001");
+        mistyped
+    }
+
+    #[test]
+    fn list_reports_a_mistyped_record_as_unusable_instead_of_active() {
+        let (admin, store) = admin();
+        with_mistyped_record(&admin, &store);
+        let listing = run(admin.list()).unwrap();
+        assert_eq!(listing.usable.len(), 1);
+        assert!(listing.usable.iter().all(|r| r.id != "mistyped0001"));
+        assert_eq!(listing.unusable.len(), 1);
+        assert_eq!(listing.unusable[0].id.as_deref(), Some("mistyped0001"));
+        assert!(
+            matches!(&listing.unusable[0].reason, BadRecord::Shape(r) if r.contains("unknown field `Disabled`"))
+        );
+    }
+
+    #[test]
+    fn every_change_keeps_a_mistyped_record_as_it_was_and_reports_it() {
+        let (admin, store) = admin();
+        let mistyped = with_mistyped_record(&admin, &store);
+        let (other, _) = run(admin.create(&new_key("beta"), now())).unwrap();
+        run(admin.set_disabled(other.id(), true)).unwrap();
+        run(admin.rotate(
+            &run(admin.list()).unwrap().usable[0].id.clone(),
+            Duration::ZERO,
+            now(),
+        ))
+        .unwrap();
+        let doc: serde_json::Value = serde_json::from_str(&stored(&store)).unwrap();
+        let kept: Vec<_> = doc["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["id"] == "mistyped0001")
+            .collect();
+        assert_eq!(kept, [&mistyped], "neither dropped nor rewritten");
+        assert_eq!(admin.unusable_seen().len(), 1, "the command reports it");
+    }
+
+    #[test]
+    fn a_mistyped_record_is_not_changed_but_can_be_revoked() {
+        let (admin, store) = admin();
+        with_mistyped_record(&admin, &store);
+        let before = stored(&store);
+        for result in [
+            run(admin.set_disabled("mistyped0001", false)),
+            run(admin.set_disabled("mistyped0001", true)),
+            run(admin.rotate("mistyped0001", Duration::ZERO, now())).map(|_| ()),
+        ] {
+            assert!(
+                matches!(&result, Err(AdminError::UnusableRecord { id, .. }) if id == "mistyped0001"),
+                "{result:?}"
+            );
+        }
+        assert_eq!(stored(&store), before);
+        run(admin.revoke("mistyped0001")).unwrap();
+        assert!(!stored(&store).contains("mistyped0001"));
+        assert!(run(admin.list()).unwrap().unusable.is_empty());
     }
 
     /// A store that lets another writer in before each of the first N writes.
@@ -518,6 +700,7 @@ mod tests {
         let (key, _) = run(admin.create(&new_key("acme"), now())).unwrap();
         let ids: Vec<String> = run(admin.list())
             .unwrap()
+            .usable
             .into_iter()
             .map(|k| k.id)
             .collect();
@@ -536,7 +719,7 @@ mod tests {
             run(admin.create(&new_key("acme"), now())),
             Err(AdminError::Contention)
         ));
-        let list = run(admin.list()).unwrap();
+        let list = run(admin.list()).unwrap().usable;
         assert!(list.iter().all(|k| k.partner != "acme"));
     }
 }

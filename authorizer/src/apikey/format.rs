@@ -128,6 +128,17 @@ impl fmt::Debug for GeneratedKey {
     }
 }
 
+/// Characters of an API Gateway API key value as API Gateway generates them.
+pub const USAGE_KEY_LEN: usize = 40;
+
+/// A value for a partner's API Gateway API key (the record's `usageKey`),
+/// as API Gateway generates one: 40 characters `[A-Za-z0-9]` from the
+/// operating system's CSPRNG. Not a credential on its own (the authorizer
+/// hands it to API Gateway), but kept out of logs all the same.
+pub fn generate_usage_key() -> Result<String, aws_lc_rs::error::Unspecified> {
+    random_chars(BASE62, USAGE_KEY_LEN)
+}
+
 /// `len` characters drawn uniformly from `alphabet`: random bytes, keeping
 /// only those below the largest multiple of the alphabet's size so that the
 /// modulo introduces no bias.
@@ -162,7 +173,7 @@ mod tests {
     }
 
     /// A whole key whose checksum was computed outside this code.
-    const VECTOR: &str = "pk_acme00000001_AbCdEfGhIjKlMnOpQrStUvWxYz012345674VrCmH";
+    const VECTOR: &str = "pk_acme00000001_AbCdEfGhIjKlMnOpQrStUvWxYz012345674VrCmH"; // pragma: allowlist secret
 
     fn with_checksum(body: &str) -> String {
         format!("{body}{}", checksum(body))
@@ -229,6 +240,15 @@ mod tests {
             assert_eq!(parsed.id(), k.id());
             assert!(!format!("{k:?}").contains(&k.expose()[16..]));
         }
+    }
+
+    #[test]
+    fn usage_keys_have_api_gateways_alphabet_and_length_and_differ() {
+        let a = generate_usage_key().unwrap();
+        let b = generate_usage_key().unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.len(), USAGE_KEY_LEN);
+        assert!(a.bytes().all(|c| c.is_ascii_alphanumeric()));
     }
 
     #[test]

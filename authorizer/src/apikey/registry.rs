@@ -4,6 +4,13 @@
 //! `{"keys": [{"id", "partner", "sha256", "permissions": [..], "usageKey"?,
 //! "expires"?, "disabled"?}]}`. Only the hash of a key is stored; the key is
 //! shown once, at creation.
+//!
+//! Records refuse unknown fields: a mistyped `"Disabled": true` must make the
+//! record unusable (its key refused, its id logged), never leave it silently
+//! enabled. Each record is read on its own ([`read_records`]) and judged by
+//! one rule ([`judge`]) that the authorizer's index and the operator
+//! command's listing share, so the command never shows as active a record
+//! the authorizer refuses.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +30,7 @@ pub struct RegistryDocument {
 
 /// One key's record, as stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct KeyRecord {
     /// The key id, the `<id>` of `pk_<id>_<secret>`.
     pub id: String,
@@ -99,6 +106,98 @@ pub enum BadRecord {
 #[error("the registry is not a JSON object with a keys array: {0}")]
 pub struct UnreadableRegistry(pub String);
 
+/// One record of the stored document, read on its own.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredRecord {
+    /// The record as stored. The operator command writes back what it could
+    /// not read from this, unchanged.
+    pub raw: serde_json::Value,
+    /// The record, or why it does not have the expected shape.
+    pub parsed: Result<KeyRecord, BadRecord>,
+}
+
+impl StoredRecord {
+    /// Reads one element of the `keys` array.
+    pub fn from_value(raw: serde_json::Value) -> Self {
+        // An array would be read by position: a record is an object.
+        let parsed = if raw.is_object() {
+            serde_json::from_value::<KeyRecord>(raw.clone())
+                .map_err(|e| BadRecord::Shape(e.to_string()))
+        } else {
+            Err(BadRecord::Shape("a record is a JSON object".to_owned()))
+        };
+        StoredRecord { raw, parsed }
+    }
+
+    /// A record that was read.
+    pub fn from_record(record: KeyRecord) -> Self {
+        StoredRecord {
+            raw: serde_json::to_value(&record).unwrap_or_default(),
+            parsed: Ok(record),
+        }
+    }
+
+    /// The record's id, when it has a string one (also for an unreadable record).
+    pub fn id(&self) -> Option<&str> {
+        match &self.parsed {
+            Ok(record) => Some(&record.id),
+            Err(_) => self.raw.get("id").and_then(serde_json::Value::as_str),
+        }
+    }
+}
+
+/// The stored document split into its records, each read on its own, and
+/// the document's other top-level fields (kept, never interpreted).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct StoredDocument {
+    /// The elements of `keys`, in order.
+    pub records: Vec<StoredRecord>,
+    /// Top-level fields besides `keys`.
+    pub other: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Reads the stored text. Only the outer shape is required (an object with
+/// a `keys` array); a record that cannot be read is kept with the reason,
+/// so it is refused alone instead of making the whole registry unreadable.
+pub fn read_records(text: &str) -> Result<StoredDocument, UnreadableRegistry> {
+    #[derive(Deserialize)]
+    struct Outer {
+        keys: Vec<serde_json::Value>,
+        #[serde(flatten)]
+        other: serde_json::Map<String, serde_json::Value>,
+    }
+    let outer: Outer = crate::json::from_object_slice(text.as_bytes())
+        .map_err(|e| UnreadableRegistry(e.to_string()))?;
+    Ok(StoredDocument {
+        records: outer
+            .keys
+            .into_iter()
+            .map(StoredRecord::from_value)
+            .collect(),
+        other: outer.other,
+    })
+}
+
+/// Whether each record can be used, in order: read, checked by [`activate`],
+/// and refused if its id appears more than once in the document (an
+/// ambiguous id is refused rather than one of its records picked).
+pub fn judge(records: &[StoredRecord]) -> Vec<Result<ActiveRecord, BadRecord>> {
+    let mut seen: HashMap<&str, usize> = HashMap::new();
+    for id in records.iter().filter_map(StoredRecord::id) {
+        *seen.entry(id).or_default() += 1;
+    }
+    records
+        .iter()
+        .map(|stored| {
+            let active = stored.parsed.clone().and_then(|r| activate(&r))?;
+            if seen.get(active.id.as_str()).copied().unwrap_or(0) > 1 {
+                return Err(BadRecord::DuplicateId);
+            }
+            Ok(active)
+        })
+        .collect()
+}
+
 /// The index of usable records by id.
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
@@ -106,62 +205,39 @@ pub struct Registry {
 }
 
 impl Registry {
-    /// Parses and indexes the stored text. Only the outer shape is required
-    /// (an object with a `keys` array); each record is read on its own, so a
-    /// mistyped record is logged and left out like any other unusable one
-    /// instead of making the whole registry unreadable.
+    /// Parses and indexes the stored text (see [`read_records`]).
     pub fn parse(text: &str) -> Result<Self, UnreadableRegistry> {
-        #[derive(Deserialize)]
-        struct Outer {
-            keys: Vec<serde_json::Value>,
-        }
-        let outer: Outer = crate::json::from_object_slice(text.as_bytes())
-            .map_err(|e| UnreadableRegistry(e.to_string()))?;
-        let mut keys = Vec::with_capacity(outer.keys.len());
-        for (index, value) in outer.keys.into_iter().enumerate() {
-            let id = value
-                .get("id")
-                .and_then(serde_json::Value::as_str)
-                .map(str::to_owned);
-            // An array would be read by position: a record is an object.
-            let record = if value.is_object() {
-                serde_json::from_value::<KeyRecord>(value).map_err(|e| e.to_string())
-            } else {
-                Err("a record is a JSON object".to_owned())
-            };
-            match record {
-                Ok(record) => keys.push(record),
-                Err(e) => warn!(
+        Ok(Self::from_records(&read_records(text)?.records))
+    }
+
+    /// Indexes `document`.
+    pub fn index(document: &RegistryDocument) -> Self {
+        let records: Vec<StoredRecord> = document
+            .keys
+            .iter()
+            .cloned()
+            .map(StoredRecord::from_record)
+            .collect();
+        Self::from_records(&records)
+    }
+
+    /// Indexes the usable records. Unusable ones are logged (by id) and left
+    /// out: one bad record must not take every partner down, and its own key
+    /// is refused, which fails closed.
+    fn from_records(records: &[StoredRecord]) -> Self {
+        let mut by_id = HashMap::new();
+        for (index, (stored, judged)) in records.iter().zip(judge(records)).enumerate() {
+            match judged {
+                Ok(active) => {
+                    by_id.insert(active.id.clone(), Arc::new(active));
+                }
+                Err(why) => warn!(
                     index,
-                    key_id = id.as_deref().unwrap_or(""),
-                    reason = %BadRecord::Shape(e),
+                    key_id = stored.id().unwrap_or(""),
+                    reason = %why,
                     "partner key record skipped"
                 ),
             }
-        }
-        Ok(Self::index(&RegistryDocument { keys }))
-    }
-
-    /// Indexes `document`. Unusable records are logged (by id) and left out:
-    /// one bad record must not take every partner down, and its own key is
-    /// refused, which fails closed.
-    pub fn index(document: &RegistryDocument) -> Self {
-        let mut by_id = HashMap::new();
-        let mut duplicates = Vec::new();
-        for record in &document.keys {
-            match activate(record) {
-                Ok(active) => {
-                    if by_id.insert(record.id.clone(), Arc::new(active)).is_some() {
-                        duplicates.push(record.id.clone());
-                    }
-                }
-                Err(why) => warn!(key_id = %record.id, reason = %why, "partner key record skipped"),
-            }
-        }
-        // An id that appears twice is ambiguous: refuse it rather than pick one.
-        for id in duplicates {
-            by_id.remove(&id);
-            warn!(key_id = %id, reason = %BadRecord::DuplicateId, "partner key record skipped");
         }
         Registry { by_id }
     }
@@ -352,6 +428,35 @@ mod tests {
         let registry = Registry::parse(&text).unwrap();
         assert_eq!(registry.len(), 1);
         assert!(registry.get("p").is_none());
+    }
+
+    #[test]
+    fn a_record_with_a_mistyped_field_is_skipped_its_id_logged_and_its_key_refused() {
+        let mut mistyped = serde_json::to_value(record("mistyped")).unwrap();
+        mistyped["Disabled"] = serde_json::Value::Bool(true);
+        let text = serde_json::json!({"keys": [mistyped, record("good")]}).to_string();
+        let sink = crate::testkit::LogSink::default();
+        let writer = sink.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .finish();
+        let registry =
+            tracing::subscriber::with_default(subscriber, || Registry::parse(&text).unwrap());
+        assert!(registry.get("mistyped").is_none(), "never silently enabled");
+        assert!(registry.get("good").is_some());
+        let log = sink.contents();
+        assert!(log.contains("key_id=\"mistyped\""), "{log}");
+        assert!(log.contains("unknown field `Disabled`"), "{log}");
+    }
+
+    #[test]
+    fn an_id_shared_with_an_unreadable_record_is_ambiguous_and_refused() {
+        let mut twin = serde_json::to_value(record("twin")).unwrap();
+        twin["Disabled"] = serde_json::Value::Bool(true);
+        let text = serde_json::json!({"keys": [twin, record("twin")]}).to_string();
+        let judged = judge(&read_records(&text).unwrap().records);
+        assert!(matches!(judged[0], Err(BadRecord::Shape(_))));
+        assert_eq!(judged[1], Err(BadRecord::DuplicateId));
     }
 
     #[test]
