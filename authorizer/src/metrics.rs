@@ -65,6 +65,17 @@ pub struct Decision<'a> {
 }
 
 impl<'a> Decision<'a> {
+    /// The line's level: `ERROR` for a fault (`outcome` `error`: API
+    /// Gateway answers 500), `INFO` for every decision, refusals included
+    /// (a 401 is the authorizer working).
+    pub fn level(&self) -> &'static str {
+        if self.outcome == "error" {
+            "ERROR"
+        } else {
+            "INFO"
+        }
+    }
+
     /// A decision without a principal: `outcome` `unauthorized` or `error`.
     pub fn refused(
         outcome: &'static str,
@@ -137,7 +148,7 @@ impl DecisionLines {
         } else {
             EmfLine::plain(&mut out)
         };
-        line.text("level", "INFO")
+        line.text("level", decision.level())
             .text("target", "decision")
             .text("message", "decision")
             .text(dimension::SERVICE, &self.config.service)

@@ -10,7 +10,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use authorizer::jwt::token::SigAlg;
 use authorizer::testkit::{SigningKey, access_claims, jwks};
-use e2e::runtime_api::{Function, Launch, Outcome};
+use e2e::runtime_api::{Function, Launch, Outcome, by_invocation};
 use serde_json::{Value, json};
 
 const POOL: &str = "us-east-1_RuntimeApi1";
@@ -92,8 +92,160 @@ fn a_bad_configuration_ends_the_cold_start_before_the_first_event() {
         .unwrap();
     assert!(matches!(function.wait_ready(), Some(Outcome::Exited(s)) if !s.success()));
     let lines = function.finish();
+    // One JSON line at ERROR that names the variable.
+    let [line] = &lines[..] else {
+        panic!("{lines:?}");
+    };
+    let line = line.json().unwrap();
+    assert_eq!(line["level"], "ERROR", "{line}");
     assert!(
-        lines.iter().any(|l| l.text.contains("COGNITO_CLIENT_IDS")),
-        "the variable is named: {lines:?}"
+        line["error"]
+            .as_str()
+            .unwrap()
+            .contains("COGNITO_CLIENT_IDS"),
+        "{line}"
     );
+}
+
+/// What an invocation is expected to log.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Expect {
+    /// A decision line (allow or refusal) and no ERROR line.
+    Decision,
+    /// A fault: its decision line, at ERROR, and nothing else at ERROR.
+    Fault,
+    /// Not an event the function reads: one ERROR line, no decision.
+    NotAnEvent,
+}
+
+/// Checks every line the process wrote (`by_invocation`: JSON, the
+/// invocation's id on each after the cold start), no ERROR at cold start,
+/// and each invocation's lines as `expected` says.
+fn check_lines(lines: &[e2e::runtime_api::Line], expected: &[(String, Expect)]) {
+    let split = by_invocation(lines).unwrap_or_else(|e| panic!("{e}"));
+    for v in &split.cold_start {
+        assert_ne!(v["level"], "ERROR", "the cold start logged an error: {v}");
+    }
+    for id in split.invocations.keys() {
+        assert!(
+            expected.iter().any(|(e, _)| e == id),
+            "an id never handed over: {id}"
+        );
+    }
+    for (id, expect) in expected {
+        let of_it = split.of(id);
+        let decisions: Vec<&Value> = of_it.iter().filter(|v| v["target"] == "decision").collect();
+        let errors: Vec<&Value> = of_it.iter().filter(|v| v["level"] == "ERROR").collect();
+        match expect {
+            Expect::Decision => {
+                assert_eq!(decisions.len(), 1, "{id}: {of_it:?}");
+                assert!(errors.is_empty(), "{id}: a refusal is no fault: {errors:?}");
+            }
+            Expect::Fault => {
+                assert_eq!(decisions.len(), 1, "{id}: {of_it:?}");
+                assert_eq!(errors.len(), 1, "{id}: {of_it:?}");
+                assert_eq!(errors[0]["target"], "decision", "{id}: {of_it:?}");
+            }
+            Expect::NotAnEvent => {
+                assert!(decisions.is_empty(), "{id}: {of_it:?}");
+                assert_eq!(errors.len(), 1, "{id}: {of_it:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn every_line_is_json_with_the_invocations_ids_and_only_faults_are_errors() {
+    let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
+    let other = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
+    let unknown = SigningKey::rsa("k-unknown", SigAlg::RS256).unwrap();
+    let mut function = authorizer(&key, &[]);
+    let t = now();
+    let claims = access_claims(
+        ISSUER,
+        CLIENT,
+        "alice",
+        "aws.cognito.signin.user.admin",
+        &[],
+        t,
+    );
+    let mut expired = claims.clone();
+    expired["exp"] = json!(t - 60);
+    let mut wrong_client = claims.clone();
+    wrong_client["client_id"] = json!("someone-else");
+    let bearer = |token: String| format!("Bearer {token}");
+    let mut request =
+        serde_json::from_str::<Value>(include_str!("../fixtures/request-event.json")).unwrap();
+    request["headers"]["authorization"] = json!(bearer(key.sign(&claims).unwrap()));
+    request["multiValueHeaders"] = json!({});
+
+    let events = [
+        (
+            token_event(&bearer(key.sign(&claims).unwrap())),
+            Expect::Decision,
+        ),
+        (request, Expect::Decision),
+        (token_event(""), Expect::Decision),
+        (token_event("Basic dXNlcjpwYXNz"), Expect::Decision),
+        (token_event("Bearer a.b.c"), Expect::Decision),
+        (
+            token_event(&bearer(unknown.sign(&claims).unwrap())),
+            Expect::Decision,
+        ),
+        (
+            token_event(&bearer(other.sign(&claims).unwrap())),
+            Expect::Decision,
+        ),
+        (
+            token_event(&bearer(
+                key.sign_with_header(&json!({"alg": "ES256", "kid": "k1"}), &claims)
+                    .unwrap(),
+            )),
+            Expect::Decision,
+        ),
+        (
+            token_event(&bearer(key.sign(&expired).unwrap())),
+            Expect::Decision,
+        ),
+        (
+            token_event(&bearer(key.sign(&wrong_client).unwrap())),
+            Expect::Decision,
+        ),
+        (
+            token_event("ApiKey pk_abcdefghijkl_0123456789012345678901234567890123456789"),
+            Expect::Decision,
+        ),
+        (
+            json!({"type": "TOKEN", "authorizationToken": "Bearer a.b.c", "methodArn": "not-an-arn"}),
+            Expect::Fault,
+        ),
+        (json!(["not", "an", "event"]), Expect::NotAnEvent),
+    ];
+    let mut expected = Vec::new();
+    for (n, (event, expect)) in events.iter().enumerate() {
+        let outcome = function.invoke(event);
+        match (n, expect) {
+            (0 | 1, _) => assert!(matches!(outcome, Outcome::Response(_)), "{n}: {outcome:?}"),
+            (_, Expect::Decision) => assert!(
+                matches!(&outcome, Outcome::Error(e) if e.error_message == "Unauthorized"),
+                "{n}: {outcome:?}"
+            ),
+            _ => assert!(
+                matches!(&outcome, Outcome::Error(e) if e.error_message != "Unauthorized"),
+                "{n}: {outcome:?}"
+            ),
+        }
+        expected.push((format!("req-{}", n + 1), *expect));
+    }
+    let lines = function.finish();
+    check_lines(&lines, &expected);
+    // The REQUEST event's lines also carry API Gateway's request id.
+    let split = by_invocation(&lines).unwrap();
+    assert!(!split.of("req-2").is_empty());
+    for v in split.of("req-2") {
+        assert_eq!(
+            v["apiRequestId"], "5f0c9b1e-2a3d-4e5f-8a9b-0c1d2e3f4a5b",
+            "{v}"
+        );
+    }
 }

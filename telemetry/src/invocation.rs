@@ -6,6 +6,8 @@
 
 use std::future::Future;
 
+use tokio::task::futures::TaskLocalFuture;
+
 tokio::task_local! {
     static CURRENT: Invocation;
 }
@@ -25,6 +27,17 @@ impl Invocation {
     /// Runs `f` with `self` as the current invocation.
     pub async fn scope<F: Future>(self, f: F) -> F::Output {
         CURRENT.scope(self, f).await
+    }
+
+    /// `f` with `self` as the current invocation whenever it is polled (a
+    /// nameable future, for a `tower::Service`).
+    pub fn scoped<F: Future>(self, f: F) -> TaskLocalFuture<Invocation, F> {
+        CURRENT.scope(self, f)
+    }
+
+    /// Calls `f` with `self` as the current invocation.
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self, f)
     }
 
     /// A copy of the current invocation's ids, if there is one.

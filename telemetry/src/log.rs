@@ -17,6 +17,7 @@ use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
+use crate::Sink;
 use crate::emf::push_json_str;
 use crate::invocation::Invocation;
 
@@ -104,15 +105,71 @@ impl Visit for JsonFields<'_> {
     }
 }
 
-/// Installs the JSON formatter on stdout with `RUST_LOG` (default
-/// [`DEFAULT_FILTER`]). Call once, from `main`.
-pub fn init() {
+/// Off whatever `RUST_LOG` says: the Lambda runtime's panic layer, which
+/// logs every error a handler returns at ERROR and outside the invocation.
+/// For the authorizer each refusal is such an error (API Gateway's 401
+/// needs it), so that line would drown the faults and carry no request id.
+/// The functions log their faults themselves, and [`install_panic_hook`]
+/// the panics.
+pub const RUNTIME_ERROR_ECHO_OFF: &str = "lambda_runtime::layers::panic=off";
+
+/// `RUST_LOG` (default [`DEFAULT_FILTER`]) with [`RUNTIME_ERROR_ECHO_OFF`].
+pub fn filter() -> EnvFilter {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
+    match RUNTIME_ERROR_ECHO_OFF.parse() {
+        Ok(directive) => filter.add_directive(directive),
+        Err(_) => filter,
+    }
+}
+
+/// Installs the JSON formatter on stdout with [`filter`], and the panic
+/// hook. Call once, from `main`.
+pub fn init() {
     tracing_subscriber::fmt()
         .event_format(JsonLines)
-        .with_env_filter(filter)
+        .with_env_filter(filter())
         .init();
+    install_panic_hook(Sink::Stdout);
+}
+
+/// Ends a cold start that cannot go on (a bad configuration, a secret that
+/// cannot be read): one line at ERROR with the cause, whose message names
+/// the variable, then exit status 1, which Lambda reports as the init
+/// phase's failure (`Runtime.ExitError`). Returning the error from `main`
+/// instead would print its `Debug` form, not a JSON line.
+pub fn fail_cold_start(error: &dyn std::error::Error) -> ! {
+    tracing::error!(error = %error, "cold start failed");
+    std::process::exit(1)
+}
+
+/// Replaces the default panic message (lines of text on stderr) with one
+/// JSON line at ERROR on `sink`, target `panic`, with the panic's message
+/// and location and the current invocation's ids.
+pub fn install_panic_hook(sink: Sink) {
+    std::panic::set_hook(Box::new(move |info| sink.write_line(&panic_line(info))));
+}
+
+fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
+    let payload = info.payload();
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("panic");
+    let mut out = String::with_capacity(256);
+    out.push_str(r#"{"level":"ERROR","target":"panic","message":"#);
+    push_json_str(&mut out, message);
+    if let Some(location) = info.location() {
+        out.push_str(r#","location":"#);
+        push_json_str(
+            &mut out,
+            &format!("{}:{}", location.file(), location.line()),
+        );
+    }
+    Invocation::write_current(&mut out);
+    out.push('}');
+    out
 }
 
 #[cfg(test)]
