@@ -147,3 +147,54 @@ fn every_line_is_json_with_the_invocations_ids_and_only_faults_are_errors() {
     assert_eq!(last.len(), 1, "{last:?}");
     assert_eq!(last[0]["level"], "ERROR");
 }
+
+#[test]
+fn no_line_exceeds_2_kib_whatever_the_event_holds() {
+    let mut function = api();
+    let long = "x\"\\é".repeat(1000);
+    let huge_context = json!({
+        "principalId": format!("user:{long}"), "owner": format!("user:{long}"),
+        "authType": "jwt", "permissions": long, "sub": long, "keyId": long, "partner": long
+    });
+    let mut events = vec![
+        call("GET", "/items").by("alice", ALL).event(),
+        call("GET", "/items").context(huge_context).event(),
+        call("POST", "/items")
+            .by("alice", ALL)
+            .header("Idempotency-Key", &long)
+            .json(json!({"name": long}))
+            .event(),
+        call("GET", &format!("/items/{long}"))
+            .by("alice", ALL)
+            .event(),
+        call("POST", "/items")
+            .by("alice", ALL)
+            .raw_body(&"{".repeat(70_000))
+            .header("Content-Type", "application/json")
+            .event(),
+    ];
+    // API Gateway's request id, as a forged event may set it.
+    for event in &mut events {
+        event["requestContext"]["requestId"] = json!(long);
+    }
+    for event in &events {
+        assert!(matches!(function.invoke(event), Outcome::Response(_)));
+    }
+    let lines = function.finish();
+    for l in &lines {
+        assert!(
+            l.text.len() < telemetry::emf::MAX_LINE,
+            "a line of {} bytes",
+            l.text.len()
+        );
+    }
+    let split = by_invocation(&lines).unwrap_or_else(|e| panic!("{e}"));
+    for n in 1..=events.len() {
+        let of_it = split.of(&format!("req-{n}"));
+        assert!(!of_it.is_empty(), "req-{n}");
+        for v in of_it {
+            let id = v["apiRequestId"].as_str().unwrap();
+            assert!(id.ends_with("…(5000 bytes)"), "{id}");
+        }
+    }
+}

@@ -249,3 +249,138 @@ fn every_line_is_json_with_the_invocations_ids_and_only_faults_are_errors() {
         );
     }
 }
+
+/// The longest line either function may write, its newline included.
+const MAX_LINE: usize = telemetry::emf::MAX_LINE;
+
+/// Every line within [`MAX_LINE`] and JSON; the lines, parsed.
+fn bounded_lines(lines: &[e2e::runtime_api::Line]) -> Vec<Value> {
+    for l in lines {
+        assert!(
+            l.text.len() < MAX_LINE,
+            "a line of {} bytes: {}…",
+            l.text.len(),
+            &l.text[..200]
+        );
+    }
+    let split = by_invocation(lines).unwrap_or_else(|e| panic!("{e}"));
+    split.invocations.into_values().flatten().collect()
+}
+
+#[test]
+fn no_line_exceeds_2_kib_whatever_the_token_or_event_holds() {
+    let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
+    let mut function = authorizer(&key, &[]);
+    let long = "x\"\\é".repeat(1000);
+    let t = now();
+    let claims = access_claims(
+        ISSUER,
+        CLIENT,
+        "alice",
+        "aws.cognito.signin.user.admin",
+        &[],
+        t,
+    );
+    let with = |name: &str| {
+        let mut c = claims.clone();
+        c[name] = json!(long);
+        key.sign(&c).unwrap()
+    };
+    let header = |name: &str| {
+        let mut h = json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
+        h[name] = json!(long);
+        key.sign_with_header(&h, &claims).unwrap()
+    };
+    let huge_header = key
+        .sign_with_header(
+            &json!({"alg": "RS256", "kid": "k1", "pad": "p".repeat(60_000)}),
+            &claims,
+        )
+        .unwrap();
+    let mut request =
+        serde_json::from_str::<Value>(include_str!("../fixtures/request-event.json")).unwrap();
+    request["headers"] = json!({"X-Api-Key": format!("pk_{long}")});
+    request["multiValueHeaders"] = json!({});
+    request["requestContext"]["requestId"] = json!(long);
+
+    let credentials = [
+        header("kid"),
+        header("alg"),
+        header("typ"),
+        header("crit"),
+        with("iss"),
+        with("client_id"),
+        with("sub"),
+        with("token_use"),
+        with("username"),
+        with("scope"),
+        huge_header,
+        format!("pk_{long}"),
+    ];
+    for credential in &credentials {
+        let scheme = if credential.starts_with("pk_") {
+            "ApiKey"
+        } else {
+            "Bearer"
+        };
+        function.invoke(&token_event(&format!("{scheme} {credential}")));
+    }
+    function.invoke(&request);
+    let lines = function.finish();
+    let parsed = bounded_lines(&lines);
+    let decisions: Vec<&Value> = parsed
+        .iter()
+        .filter(|v| v["target"] == "decision")
+        .collect();
+    assert_eq!(decisions.len(), credentials.len() + 1);
+    // What was cut says so, with the whole length.
+    let kid_line = decisions[0];
+    assert_eq!(kid_line["reason"], "unknown_kid", "{kid_line}");
+    let detail = kid_line["detail"].as_str().unwrap();
+    assert!(
+        detail.starts_with("no key with kid \"x\\\"\\\\é"),
+        "{detail}"
+    );
+    assert!(detail.ends_with(" bytes)"), "{detail}");
+}
+
+/// A string an attacker might put in a token: any length up to 3000
+/// characters of anything, quotes, backslashes and controls included.
+fn hostile_text() -> impl proptest::strategy::Strategy<Value = String> {
+    proptest::string::string_regex("(\\PC|[\"\\\\\n\u{1}\u{7f}\u{85}]){0,3000}").unwrap()
+}
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(24))]
+
+    #[test]
+    fn no_line_exceeds_2_kib_for_any_header_or_claim(
+        header_field in proptest::sample::select(vec!["kid", "alg", "typ", "crit", "jku", "x5u"]),
+        claim_field in proptest::sample::select(vec!["iss", "client_id", "sub", "token_use", "username", "scope", "cognito:groups"]),
+        header_value in hostile_text(),
+        claim_value in hostile_text(),
+    ) {
+        use std::sync::{Mutex, OnceLock};
+        static FUNCTION: OnceLock<(Mutex<Function>, SigningKey)> = OnceLock::new();
+        let (function, key) = FUNCTION.get_or_init(|| {
+            let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
+            (Mutex::new(authorizer(&key, &[])), key)
+        });
+        let mut function = function.lock().unwrap();
+        let mut header = json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
+        header[header_field] = json!(header_value);
+        let mut claims = access_claims(ISSUER, CLIENT, "alice", "aws.cognito.signin.user.admin", &[], now());
+        claims[claim_field] = json!(claim_value);
+        let token = key.sign_with_header(&header, &claims).unwrap();
+        let before = function.lines().len();
+        function.invoke(&token_event(&format!("Bearer {token}")));
+        // This invocation's decision line, and all before it.
+        let lines = function.wait_for_lines(|l| {
+            l[before..].iter().any(|l| l.text.contains(r#""target":"decision""#))
+        });
+        for l in &lines[before..] {
+            proptest::prop_assert!(l.text.len() < MAX_LINE, "{} bytes", l.text.len());
+            proptest::prop_assert!(l.json().is_some(), "{}", l.text);
+        }
+    }
+}

@@ -18,7 +18,7 @@ use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields};
 use tracing_subscriber::registry::LookupSpan;
 
 use crate::Sink;
-use crate::emf::push_json_str;
+use crate::emf::{MAX_VALUE, line_room, push_json_str, push_json_str_bounded};
 use crate::invocation::Invocation;
 
 /// The filter when `RUST_LOG` is unset: `info`, and the Lambda runtime's own
@@ -46,7 +46,11 @@ where
     }
 }
 
-/// One event as a JSON object (without the newline).
+/// One event as a JSON object (without the newline), of at most
+/// [`MAX_LINE`](crate::emf::MAX_LINE) bytes with its newline: the ids come first, then the
+/// event's fields, each value bounded ([`push_json_str_bounded`]) to
+/// [`MAX_VALUE`] and to the room left; a field whose name no longer fits is
+/// left out.
 pub fn line(event: &Event<'_>) -> String {
     let meta = event.metadata();
     let mut out = String::with_capacity(192);
@@ -54,9 +58,9 @@ pub fn line(event: &Event<'_>) -> String {
     push_json_str(&mut out, meta.level().as_str());
     out.push_str(r#","target":"#);
     push_json_str(&mut out, meta.target());
+    Invocation::write_current(&mut out);
     let mut fields = JsonFields { out: &mut out };
     event.record(&mut fields);
-    Invocation::write_current(&mut out);
     out.push('}');
     out
 }
@@ -65,43 +69,60 @@ struct JsonFields<'a> {
     out: &'a mut String,
 }
 
+/// Room a field needs beyond its name: a comma, a colon and a number (or a
+/// cut string's marker).
+const FIELD_OVERHEAD: usize = 24;
+
 impl JsonFields<'_> {
-    fn key(&mut self, field: &Field) {
+    /// Writes the field's name, if the line has room for it and a value.
+    fn key(&mut self, field: &Field) -> bool {
+        let name = field.name();
+        if line_room(self.out.len()) < name.len() + 2 + FIELD_OVERHEAD {
+            return false;
+        }
         self.out.push(',');
-        push_json_str(self.out, field.name());
+        push_json_str(self.out, name);
         self.out.push(':');
+        true
+    }
+
+    fn text(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            let room = line_room(self.out.len());
+            push_json_str_bounded(self.out, value, room.min(MAX_VALUE));
+        }
+    }
+
+    fn raw(&mut self, field: &Field, value: &str) {
+        if self.key(field) {
+            self.out.push_str(value);
+        }
     }
 }
 
 impl Visit for JsonFields<'_> {
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.key(field);
-        push_json_str(self.out, &format!("{value:?}"));
+        self.text(field, &format!("{value:?}"));
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.key(field);
-        push_json_str(self.out, value);
+        self.text(field, value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.key(field);
-        self.out.push_str(&value.to_string());
+        self.raw(field, itoa::Buffer::new().format(value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.key(field);
-        self.out.push_str(&value.to_string());
+        self.raw(field, itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.key(field);
-        self.out.push_str(if value { "true" } else { "false" });
+        self.raw(field, if value { "true" } else { "false" });
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.key(field);
-        push_json_str(self.out, &value.to_string());
+        self.text(field, &value.to_string());
     }
 }
 
@@ -158,16 +179,16 @@ fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("panic");
     let mut out = String::with_capacity(256);
-    out.push_str(r#"{"level":"ERROR","target":"panic","message":"#);
-    push_json_str(&mut out, message);
+    out.push_str(r#"{"level":"ERROR","target":"panic""#);
+    Invocation::write_current(&mut out);
     if let Some(location) = info.location() {
         out.push_str(r#","location":"#);
-        push_json_str(
-            &mut out,
-            &format!("{}:{}", location.file(), location.line()),
-        );
+        let location = format!("{}:{}", location.file(), location.line());
+        push_json_str_bounded(&mut out, &location, MAX_VALUE);
     }
-    Invocation::write_current(&mut out);
+    out.push_str(r#","message":"#);
+    let room = line_room(out.len());
+    push_json_str_bounded(&mut out, message, room.min(MAX_VALUE));
     out.push('}');
     out
 }
@@ -176,6 +197,7 @@ fn panic_line(info: &std::panic::PanicHookInfo<'_>) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+    use crate::emf::MAX_LINE;
     use std::sync::{Arc, Mutex};
 
     #[derive(Clone, Default)]
@@ -227,5 +249,43 @@ mod tests {
         assert_eq!(lines[1]["apiRequestId"], "gw-1");
         assert_eq!(lines[1]["xrayTraceId"], "Root=1-abc");
         assert_eq!(lines[1]["retry"], false);
+    }
+
+    #[tokio::test]
+    async fn no_line_exceeds_the_limit_whatever_its_fields_and_ids_hold() {
+        let buf = Buf::default();
+        let writer = buf.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .event_format(JsonLines)
+            .with_writer(move || writer.clone())
+            .finish();
+        let _guard = tracing::subscriber::set_default(subscriber);
+        let huge = "k\"\u{1}é".repeat(2000);
+        Invocation {
+            request_id: "r".repeat(3000),
+            api_request_id: Some(huge.clone()),
+            trace_id: Some(huge.clone()),
+        }
+        .scope(async {
+            tracing::warn!(
+                kid = %huge, alg = huge.as_str(), iss = ?huge, a = %huge, b = %huge,
+                c = %huge, d = %huge, e = %huge, attempts = 3u64, "{huge}"
+            );
+            tracing::info!(key_id = "k1", "short");
+        })
+        .await;
+        let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 2);
+        assert!(lines[0].len() < MAX_LINE, "{}", lines[0].len());
+        let v: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(v["level"], "WARN");
+        // The ids come first, each cut to its start and length.
+        assert!(v["requestId"].as_str().unwrap().ends_with("…(3000 bytes)"));
+        assert!(v["apiRequestId"].as_str().unwrap().starts_with("k\"\u{1}é"));
+        // A short line is written whole.
+        let short: serde_json::Value = serde_json::from_str(lines[1]).unwrap();
+        assert_eq!(short["message"], "short");
+        assert_eq!(short["key_id"], "k1");
     }
 }

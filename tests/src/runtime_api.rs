@@ -442,6 +442,20 @@ impl Function {
             .clone()
     }
 
+    /// Waits (bounded) until the lines written so far satisfy `done`, for a
+    /// test that reads an invocation's lines before the process ends; the
+    /// lines, whether or not they did.
+    pub fn wait_for_lines(&self, done: impl Fn(&[Line]) -> bool) -> Vec<Line> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let lines = self.lines();
+            if done(&lines) || Instant::now() >= deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
     /// Stops the process and returns every line it wrote.
     pub fn finish(mut self) -> Vec<Line> {
         self.stop();
