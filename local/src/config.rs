@@ -123,6 +123,12 @@ pub struct ServeArgs {
     /// /_dev/token can then act as any user on that data. Off by default.
     #[arg(long, conflicts_with = "user_pool_id")]
     pub dev_idp_with_real_backends: bool,
+    /// Keep the development identity provider on although --addr is not a
+    /// loopback address: anyone who can reach the port can then mint a
+    /// token for any user (its Host check stops web pages, not a client
+    /// that sets Host). Off by default.
+    #[arg(long, conflicts_with = "user_pool_id")]
+    pub dev_idp_on_network: bool,
     /// Print the functions' Embedded Metric Format lines (one per decision
     /// and per api request, as CloudWatch would receive them) on stderr.
     #[arg(long)]
@@ -135,9 +141,8 @@ pub enum IdpChoice {
     /// A signing key generated at start, its JWKS and `/_dev/token` served
     /// by the stack itself.
     Development,
-    /// None: JWT authentication is off (real backends without
-    /// `--user-pool-id`); partner keys still work.
-    Off,
+    /// None: JWT authentication is off; partner keys still work.
+    Off(IdpOff),
     /// A Cognito user pool (moto's or AWS's).
     Cognito {
         /// `COGNITO_USER_POOL_ID`.
@@ -147,6 +152,48 @@ pub enum IdpChoice {
         /// `JWKS_URI`, when not the pool's public one.
         jwks_uri: Option<String>,
     },
+}
+
+/// Why the development identity provider is off: the banner says it, and
+/// its endpoints answer it with a 404.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpOff {
+    /// `--table` or `--api-keys-secret-id` point at real data.
+    RealData,
+    /// The stack listens on this address, which is not a loopback one.
+    NetworkAddress(SocketAddr),
+}
+
+impl std::fmt::Display for IdpOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdpOff::RealData => f.write_str(
+                "the development identity provider is off: --table or --api-keys-secret-id \
+                 point at real data, on which it would let anyone act as any user \
+                 (--dev-idp-with-real-backends turns it on)",
+            ),
+            IdpOff::NetworkAddress(addr) => write!(
+                f,
+                "the development identity provider is off: the stack listens on {addr}, not a \
+                 loopback address, and it would mint any user's token for anyone who reaches \
+                 the port (--dev-idp-on-network turns it on)"
+            ),
+        }
+    }
+}
+
+impl IdpChoice {
+    /// The choice for a stack bound to `addr`: the development identity
+    /// provider mints any user's token for whoever asks, so it stays on a
+    /// loopback address unless `on_network` (`--dev-idp-on-network`).
+    pub fn listening_on(self, addr: SocketAddr, on_network: bool) -> Self {
+        match self {
+            IdpChoice::Development if !addr.ip().is_loopback() && !on_network => {
+                IdpChoice::Off(IdpOff::NetworkAddress(addr))
+            }
+            other => other,
+        }
+    }
 }
 
 /// Where items live.
@@ -198,6 +245,9 @@ pub struct StackConfig {
     pub registry: RegistryChoice,
     /// The identity provider.
     pub idp: IdpChoice,
+    /// Keep the development identity provider on off a loopback address
+    /// (see [`IdpChoice::listening_on`]).
+    pub dev_idp_on_network: bool,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
     /// Print the functions' EMF lines on stderr.
@@ -222,6 +272,7 @@ impl Default for StackConfig {
             cursor_key: None,
             registry: RegistryChoice::Development,
             idp: IdpChoice::Development,
+            dev_idp_on_network: false,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
             print_emf: false,
         }
@@ -287,7 +338,7 @@ impl ServeArgs {
                 client_ids,
                 jwks_uri: self.jwks_uri,
             },
-            _ if real_data && !self.dev_idp_with_real_backends => IdpChoice::Off,
+            _ if real_data && !self.dev_idp_with_real_backends => IdpChoice::Off(IdpOff::RealData),
             _ => IdpChoice::Development,
         };
         Ok(StackConfig {
@@ -308,6 +359,7 @@ impl ServeArgs {
                 None => RegistryChoice::Development,
             },
             idp,
+            dev_idp_on_network: self.dev_idp_on_network,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
             print_emf: self.print_emf,
         })
@@ -373,11 +425,9 @@ mod tests {
 
     #[test]
     fn the_development_idp_is_off_in_front_of_real_data_unless_asked_for_by_name() {
-        assert_eq!(parse(&["--table", "items"]).unwrap().idp, IdpChoice::Off);
-        assert_eq!(
-            parse(&["--api-keys-secret-id", "keys"]).unwrap().idp,
-            IdpChoice::Off
-        );
+        let off = IdpChoice::Off(IdpOff::RealData);
+        assert_eq!(parse(&["--table", "items"]).unwrap().idp, off);
+        assert_eq!(parse(&["--api-keys-secret-id", "keys"]).unwrap().idp, off);
         assert_eq!(
             parse(&["--table", "items", "--dev-idp-with-real-backends"])
                 .unwrap()
@@ -397,6 +447,39 @@ mod tests {
             .idp,
             IdpChoice::Cognito { .. }
         ));
+    }
+
+    #[test]
+    fn the_development_idp_stays_on_loopback_addresses_unless_asked_for_by_name() {
+        let at = |addr: &str, on_network| {
+            IdpChoice::Development.listening_on(addr.parse().unwrap(), on_network)
+        };
+        for loopback in ["127.0.0.1:3000", "127.0.0.2:3000", "[::1]:3000"] {
+            assert_eq!(at(loopback, false), IdpChoice::Development, "{loopback}");
+        }
+        for network in [
+            "0.0.0.0:3000",
+            "192.168.1.20:3000",
+            "[::]:3000",
+            "[fe80::1]:3000",
+        ] {
+            assert_eq!(
+                at(network, false),
+                IdpChoice::Off(IdpOff::NetworkAddress(network.parse().unwrap())),
+                "{network}"
+            );
+            assert_eq!(at(network, true), IdpChoice::Development, "{network}");
+        }
+        // Nothing else is turned on by the flag.
+        let off = IdpChoice::Off(IdpOff::RealData);
+        assert_eq!(
+            off.clone()
+                .listening_on("127.0.0.1:1".parse().unwrap(), true),
+            off
+        );
+        let c = parse(&["--addr", "0.0.0.0:3000", "--dev-idp-on-network"]).unwrap();
+        assert!(c.dev_idp_on_network);
+        assert!(!parse(&[]).unwrap().dev_idp_on_network);
     }
 
     #[test]

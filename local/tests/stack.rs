@@ -926,32 +926,56 @@ async fn the_development_idp_refuses_what_a_web_page_can_send() {
     stack.shutdown().await.unwrap();
 }
 
+/// `POST /_dev/token` and `GET /_dev/jwks.json` as local tools send them
+/// (a loopback `Host`, JSON, no `Origin`): their statuses and bodies.
+async fn dev_endpoints(client: &Client, stack: &Stack) -> [(StatusCode, Value); 2] {
+    let host = format!("127.0.0.1:{}", stack.addr().port());
+    let token = client
+        .post(format!("{}/_dev/token", stack.url()))
+        .header("Host", &host)
+        .header("Content-Type", "application/json")
+        .body(json!({"sub": "mallory"}).to_string())
+        .send()
+        .await
+        .unwrap();
+    let jwks = client
+        .get(format!("{}/_dev/jwks.json", stack.url()))
+        .header("Host", &host)
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for r in [token, jwks] {
+        out.push((r.status(), r.json::<Value>().await.unwrap()));
+    }
+    [out[0].clone(), out[1].clone()]
+}
+
 #[tokio::test]
 async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
     use clap::Parser;
-    use local::config::{Cli, IdpChoice};
+    use local::config::{Cli, IdpChoice, IdpOff};
     let cli = Cli::try_parse_from(["local", "--table", "items"]).unwrap();
-    assert_eq!(cli.serve.into_config().unwrap().idp, IdpChoice::Off);
-    // Off means off: no /_dev routes at all (the memory store stands in for
-    // the table here; the choice is what matters).
+    let off = IdpChoice::Off(IdpOff::RealData);
+    assert_eq!(cli.serve.into_config().unwrap().idp, off);
+    // Off means off: the /_dev endpoints answer 404 and say why (the memory
+    // store stands in for the table here; the choice is what matters).
     let (stack, client) = start(StackConfig {
-        idp: IdpChoice::Off,
+        idp: off,
         ..config()
     })
     .await;
     assert!(!stack.has_dev_idp());
-    let r = client
-        .post(format!("{}/_dev/token", stack.url()))
-        .header("Content-Type", "application/json")
-        .body(json!({"sub": "x"}).to_string())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        403,
-        "no such route: Missing Authentication Token"
-    );
+    for (status, body) in dev_endpoints(&client, &stack).await {
+        assert_eq!(status, 404);
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("--dev-idp-with-real-backends"),
+            "{body}"
+        );
+    }
     // Partner keys still work.
     let r = call(
         &client,
@@ -959,6 +983,71 @@ async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
         Method::GET,
         "/items",
         Some(&partner(&stack)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn off_a_loopback_address_the_development_idp_is_off_unless_asked_for_by_name() {
+    use local::config::IdpOff;
+    // Every interface: what a peer on the network reaches, Host and all.
+    let on_network = StackConfig {
+        addr: "0.0.0.0:0".parse().unwrap(),
+        ..StackConfig::default()
+    };
+    let (stack, client) = start(on_network.clone()).await;
+    assert!(!stack.has_dev_idp());
+    assert!(matches!(
+        stack.idp_off(),
+        Some(IdpOff::NetworkAddress(a)) if a.ip().is_unspecified()
+    ));
+    for (status, body) in dev_endpoints(&client, &stack).await {
+        assert_eq!(status, 404, "{body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .unwrap()
+                .contains("--dev-idp-on-network"),
+            "{body}"
+        );
+    }
+    assert!(stack.mint("alice", &[], None).is_none());
+    // Partner keys still work.
+    let r = call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some(&partner(&stack)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    stack.shutdown().await.unwrap();
+
+    // Asked for by name, it mints as on loopback.
+    let (stack, client) = start(StackConfig {
+        dev_idp_on_network: true,
+        ..on_network
+    })
+    .await;
+    assert!(stack.has_dev_idp());
+    let [(status, body), (jwks_status, _)] = dev_endpoints(&client, &stack).await;
+    assert_eq!(
+        (status, jwks_status),
+        (StatusCode::OK, StatusCode::OK),
+        "{body}"
+    );
+    let token = body["access_token"].as_str().unwrap();
+    let r = call(
+        &client,
+        &stack,
+        Method::GET,
+        "/items",
+        Some(&format!("Bearer {token}")),
         None,
     )
     .await;
