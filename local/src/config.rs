@@ -250,6 +250,8 @@ pub struct StackConfig {
     pub dev_idp_on_network: bool,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
+    /// How long a request's body may go without a byte arriving (408).
+    pub body_idle_timeout: Duration,
     /// Print the functions' EMF lines on stderr.
     pub print_emf: bool,
 }
@@ -274,6 +276,7 @@ impl Default for StackConfig {
             idp: IdpChoice::Development,
             dev_idp_on_network: false,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
+            body_idle_timeout: crate::listen::BODY_IDLE_TIMEOUT,
             print_emf: false,
         }
     }
@@ -361,6 +364,7 @@ impl ServeArgs {
             idp,
             dev_idp_on_network: self.dev_idp_on_network,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
+            body_idle_timeout: crate::listen::BODY_IDLE_TIMEOUT,
             print_emf: self.print_emf,
         })
     }

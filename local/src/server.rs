@@ -199,7 +199,8 @@ impl Stack {
         let task = tokio::spawn(crate::listen::serve(
             listener,
             router.clone(),
-            config.header_read_timeout,
+            crate::listen::http1(config.header_read_timeout)
+                .body_idle_timeout(config.body_idle_timeout),
             async {
                 let _ = signal.await;
             },

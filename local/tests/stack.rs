@@ -1074,6 +1074,64 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     stack.shutdown().await.unwrap();
 }
 
+/// Sends `head` and then `pieces` of the body, `gap` apart, and reads the
+/// answer until the server closes (at most 5 s): the answer's text.
+async fn trickle(stack: &Stack, head: &str, pieces: &[&str], gap: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(stack.addr()).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    for piece in pieces {
+        tokio::time::sleep(gap).await;
+        tcp.write_all(piece.as_bytes()).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was held open: {answer:?}");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_and_the_connection_closed() {
+    let (stack, _) = start(StackConfig {
+        body_idle_timeout: Duration::from_millis(300),
+        ..config()
+    })
+    .await;
+    let alice = bearer(&stack, "alice", &[], None);
+    let body = json!({"name": "trickled"}).to_string();
+    let head = |path: &str, auth: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+    };
+    // Half a body, then nothing: 408, and the server closes.
+    let stalled = trickle(
+        &stack,
+        &head("/items", &alice),
+        &[&body[..5]],
+        Duration::ZERO,
+    )
+    .await;
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    assert!(
+        stalled.to_ascii_lowercase().contains("connection: close"),
+        "{stalled}"
+    );
+    // The development identity provider's endpoint reads bodies too.
+    let head_dev = "POST /_dev/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n";
+    let stalled = trickle(&stack, head_dev, &["{\"sub\""], Duration::ZERO).await;
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    // A slow body whose bytes keep coming is served: the limit is on the
+    // silence, not on the whole upload.
+    let mut keep_alive_off = head("/items", &alice);
+    keep_alive_off.insert_str(keep_alive_off.len() - 2, "Connection: close\r\n");
+    let pieces = [&body[..4], &body[4..8], &body[8..12], &body[12..]];
+    let served = trickle(&stack, &keep_alive_off, &pieces, Duration::from_millis(150)).await;
+    assert!(served.starts_with("HTTP/1.1 201"), "{served}");
+    stack.shutdown().await.unwrap();
+}
+
 #[tokio::test]
 async fn a_machine_token_gets_exactly_its_scopes_in_its_own_namespace() {
     let (stack, client) = start(config()).await;
