@@ -32,6 +32,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once at start: the size of the flags' variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stack (the default).
@@ -129,6 +131,18 @@ pub struct ServeArgs {
     /// that sets Host). Off by default.
     #[arg(long, conflicts_with = "user_pool_id")]
     pub dev_idp_on_network: bool,
+    /// Web ACL rate-based rule per client IP: requests per evaluation
+    /// window from one peer address (at least 10); off when unset.
+    #[arg(long)]
+    pub waf_ip_rate_limit: Option<u64>,
+    /// Web ACL rate-based rule per credential (the Authorization header):
+    /// requests per evaluation window with one value (at least 10); off when
+    /// unset.
+    #[arg(long)]
+    pub waf_credential_rate_limit: Option<u64>,
+    /// The rate-based rules' evaluation window, seconds: 60, 120, 300 or 600.
+    #[arg(long, default_value_t = crate::waf::DEFAULT_WINDOW_SECONDS)]
+    pub waf_window: u64,
     /// Print the functions' Embedded Metric Format lines (one per decision
     /// and per api request, as CloudWatch would receive them) on stderr.
     #[arg(long)]
@@ -237,6 +251,8 @@ pub struct StackConfig {
     pub usage_plan: Option<Rate>,
     /// The stage throttle; `None` = off.
     pub stage_throttle: Option<Rate>,
+    /// The web ACL's rate-based rules (off by default).
+    pub waf: crate::waf::WafConfig,
     /// The item store.
     pub store: StoreChoice,
     /// The list cursor key; random when `None`.
@@ -270,6 +286,7 @@ impl Default for StackConfig {
                 burst: 20,
             }),
             stage_throttle: None,
+            waf: crate::waf::WafConfig::default(),
             store: StoreChoice::Memory,
             cursor_key: None,
             registry: RegistryChoice::Development,
@@ -332,6 +349,11 @@ impl ServeArgs {
             None => None,
             Some(r) => rate("stage-rate", r, self.stage_burst)?,
         };
+        let waf = waf_config(
+            self.waf_ip_rate_limit,
+            self.waf_credential_rate_limit,
+            self.waf_window,
+        )?;
         // The development identity provider mints any user's token for
         // whoever asks: never in front of real data unless asked for by name.
         let real_data = self.table.is_some() || self.api_keys_secret_id.is_some();
@@ -352,6 +374,7 @@ impl ServeArgs {
             cors_origin: self.cors_origin,
             usage_plan,
             stage_throttle,
+            waf,
             store: match self.table {
                 Some(table) => StoreChoice::DynamoDb { table },
                 None => StoreChoice::Memory,
@@ -368,6 +391,36 @@ impl ServeArgs {
             print_emf: self.print_emf,
         })
     }
+}
+
+/// The web ACL's settings, with WAF's own bounds: limits from 10 to
+/// 2,000,000,000, a window of 60, 120, 300 or 600 s.
+fn waf_config(
+    ip_limit: Option<u64>,
+    credential_limit: Option<u64>,
+    window_seconds: u64,
+) -> Result<crate::waf::WafConfig, ConfigError> {
+    use crate::waf::{MIN_LIMIT, WINDOWS};
+    const MAX_LIMIT: u64 = 2_000_000_000;
+    for (flag, limit) in [
+        ("waf-ip-rate-limit", ip_limit),
+        ("waf-credential-rate-limit", credential_limit),
+    ] {
+        if limit.is_some_and(|l| !(MIN_LIMIT..=MAX_LIMIT).contains(&l)) {
+            return Err(invalid(
+                flag,
+                format!("must be {MIN_LIMIT} to {MAX_LIMIT} requests per window, as WAF accepts"),
+            ));
+        }
+    }
+    if !WINDOWS.contains(&window_seconds) {
+        return Err(invalid("waf-window", "must be 60, 120, 300 or 600 seconds"));
+    }
+    Ok(crate::waf::WafConfig {
+        ip_limit,
+        credential_limit,
+        window_seconds,
+    })
 }
 
 fn rate(flag: &'static str, per_second: f64, burst: u32) -> Result<Option<Rate>, ConfigError> {
@@ -484,6 +537,38 @@ mod tests {
         let c = parse(&["--addr", "0.0.0.0:3000", "--dev-idp-on-network"]).unwrap();
         assert!(c.dev_idp_on_network);
         assert!(!parse(&[]).unwrap().dev_idp_on_network);
+    }
+
+    #[test]
+    fn the_waf_rules_are_off_unless_a_limit_is_given_within_wafs_bounds() {
+        assert_eq!(parse(&[]).unwrap().waf, crate::waf::WafConfig::default());
+        let c = parse(&[
+            "--waf-ip-rate-limit",
+            "100",
+            "--waf-credential-rate-limit",
+            "50",
+            "--waf-window",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.waf,
+            crate::waf::WafConfig {
+                ip_limit: Some(100),
+                credential_limit: Some(50),
+                window_seconds: 60
+            }
+        );
+        for (args, flag) in [
+            (vec!["--waf-ip-rate-limit", "9"], "waf-ip-rate-limit"),
+            (
+                vec!["--waf-credential-rate-limit", "2000000001"],
+                "waf-credential-rate-limit",
+            ),
+            (vec!["--waf-window", "30"], "waf-window"),
+        ] {
+            assert_eq!(parse(&args).unwrap_err().flag, flag, "{args:?}");
+        }
     }
 
     #[test]

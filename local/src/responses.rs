@@ -51,6 +51,9 @@ pub enum GatewayError {
     /// The request validator refused the body: not JSON, or not valid
     /// against the method's model (`BAD_REQUEST_BODY`).
     BadRequestBody,
+    /// The stage's web ACL blocked the request (`WAF_FILTERED`): the
+    /// template lists no such response, so its `DEFAULT_4XX` renders it.
+    WafFiltered,
 }
 
 impl GatewayError {
@@ -59,7 +62,8 @@ impl GatewayError {
         match self {
             GatewayError::MissingAuthenticationToken
             | GatewayError::AccessDenied { .. }
-            | GatewayError::InvalidApiKey => StatusCode::FORBIDDEN,
+            | GatewayError::InvalidApiKey
+            | GatewayError::WafFiltered => StatusCode::FORBIDDEN,
             GatewayError::Unauthorized => StatusCode::UNAUTHORIZED,
             GatewayError::Throttled => StatusCode::TOO_MANY_REQUESTS,
             GatewayError::AuthorizerFailure => StatusCode::INTERNAL_SERVER_ERROR,
@@ -79,6 +83,7 @@ impl GatewayError {
             GatewayError::AuthorizerFailure => "AUTHORIZER_CONFIGURATION_ERROR",
             GatewayError::RequestTooLarge => "REQUEST_TOO_LARGE",
             GatewayError::BadRequestBody => "BAD_REQUEST_BODY",
+            GatewayError::WafFiltered => "WAF_FILTERED",
         }
     }
 
@@ -99,6 +104,7 @@ impl GatewayError {
             GatewayError::AuthorizerFailure => None,
             GatewayError::RequestTooLarge => Some("Request Too Long"),
             GatewayError::BadRequestBody => Some("Invalid request body"),
+            GatewayError::WafFiltered => Some("Forbidden"),
         }
     }
 
@@ -113,6 +119,7 @@ impl GatewayError {
             GatewayError::AuthorizerFailure => "AuthorizerConfigurationException",
             GatewayError::RequestTooLarge => "RequestTooLargeException",
             GatewayError::BadRequestBody => "BadRequestException",
+            GatewayError::WafFiltered => "ForbiddenException",
         }
     }
 
@@ -136,7 +143,9 @@ impl GatewayError {
             GatewayError::AuthorizerFailure => {
                 json!({"type": "about:blank", "title": "Server error", "detail": detail, "errorType": self.response_type()})
             }
-            GatewayError::MissingAuthenticationToken | GatewayError::RequestTooLarge => {
+            GatewayError::MissingAuthenticationToken
+            | GatewayError::RequestTooLarge
+            | GatewayError::WafFiltered => {
                 json!({"type": "about:blank", "title": "Request refused", "detail": detail, "errorType": self.response_type()})
             }
         }
@@ -214,6 +223,16 @@ mod tests {
         assert_eq!(
             GatewayError::BadRequestBody.body(),
             json!({"type": "about:blank", "title": "Bad Request", "status": 400, "detail": "Invalid request body"})
+        );
+    }
+
+    #[test]
+    fn a_waf_block_is_the_default_4xx_problem_json() {
+        let e = GatewayError::WafFiltered;
+        assert_eq!(e.status(), 403);
+        assert_eq!(
+            e.body(),
+            json!({"type": "about:blank", "title": "Request refused", "detail": "Forbidden", "errorType": "WAF_FILTERED"})
         );
     }
 

@@ -1247,3 +1247,90 @@ async fn the_metrics_page_sums_up_what_the_stack_served() {
     assert_eq!(r.status(), 403);
     stack.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn the_waf_rules_stop_a_flood_without_credential_and_one_from_a_single_token_while_others_are_served()
+ {
+    use local::waf::WafConfig;
+    use std::net::IpAddr;
+    let (stack, _) = start(StackConfig {
+        waf: WafConfig {
+            ip_limit: Some(20),
+            credential_limit: Some(30),
+            window_seconds: 60,
+        },
+        ..config()
+    })
+    .await;
+    // A client whose connections come from 127.0.0.<last>: the stack takes
+    // the peer address as the client IP.
+    let from = |last: u8| {
+        Client::builder()
+            .local_address(IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let alice = bearer(&stack, "alice", &[], None);
+    let mallory = bearer(&stack, "mallory", &[], None);
+    let alice_client = from(3);
+    let mut alice_calls = 0;
+    let mut alice_is_served = async || {
+        alice_calls += 1;
+        let r = call(
+            &alice_client,
+            &stack,
+            Method::GET,
+            "/items",
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "alice, call {alice_calls}: {}", r.body);
+    };
+
+    // A flood with no credential from one address: the gate's 401 up to
+    // the IP rule's limit, then WAF's 403.
+    let flooder = from(2);
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let r = call(&flooder, &stack, Method::GET, "/items", None, None).await;
+        statuses.push(r.status.as_u16());
+        if n >= 20 {
+            assert_eq!(r.body["errorType"], "WAF_FILTERED", "{}", r.body);
+            assert_eq!(r.headers["x-amzn-errortype"], "ForbiddenException");
+        }
+        if n % 8 == 0 {
+            alice_is_served().await;
+        }
+    }
+    assert_eq!(statuses[..20], [401; 20]);
+    assert_eq!(statuses[20..], [403; 20]);
+    // Blocked by address, whatever credential it brings now.
+    let r = call(&flooder, &stack, Method::GET, "/items", Some(&alice), None).await;
+    assert_eq!(r.status, 403);
+
+    // A flood with one token from ten addresses, each under the IP limit:
+    // the credential rule stops it after its limit.
+    let spread: Vec<Client> = (10..20).map(from).collect();
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let r = call(
+            &spread[n % 10],
+            &stack,
+            Method::GET,
+            "/items",
+            Some(&mallory),
+            None,
+        )
+        .await;
+        statuses.push(r.status.as_u16());
+        if n % 8 == 0 {
+            alice_is_served().await;
+        }
+    }
+    assert_eq!(statuses[..30], [200; 30]);
+    assert_eq!(statuses[30..], [403; 10]);
+    // Alice's own credential and address are hers alone.
+    alice_is_served().await;
+    stack.shutdown().await.unwrap();
+}
