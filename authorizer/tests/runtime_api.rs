@@ -43,6 +43,18 @@ fn authorizer(key: &SigningKey, extra: &[(&str, &str)]) -> Function {
     function
 }
 
+/// A first-party access token's claims for alice, valid from now.
+fn alice_claims() -> Value {
+    access_claims(
+        ISSUER,
+        CLIENT,
+        "alice",
+        "aws.cognito.signin.user.admin",
+        &[],
+        now(),
+    )
+}
+
 fn token_event(credential: &str) -> Value {
     json!({"type": "TOKEN", "authorizationToken": credential, "methodArn": ARN})
 }
@@ -51,14 +63,7 @@ fn token_event(credential: &str) -> Value {
 fn the_binary_answers_a_valid_token_with_a_policy_and_a_refusal_with_unauthorized() {
     let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
     let mut function = authorizer(&key, &[]);
-    let claims = access_claims(
-        ISSUER,
-        CLIENT,
-        "alice",
-        "aws.cognito.signin.user.admin",
-        &[],
-        now(),
-    );
+    let claims = alice_claims();
     let token = key.sign(&claims).unwrap();
 
     let Outcome::Response(answer) = function.invoke(&token_event(&format!("Bearer {token}")))
@@ -161,14 +166,7 @@ fn every_line_is_json_with_the_invocations_ids_and_only_faults_are_errors() {
     let unknown = SigningKey::rsa("k-unknown", SigAlg::RS256).unwrap();
     let mut function = authorizer(&key, &[]);
     let t = now();
-    let claims = access_claims(
-        ISSUER,
-        CLIENT,
-        "alice",
-        "aws.cognito.signin.user.admin",
-        &[],
-        t,
-    );
+    let claims = alice_claims();
     let mut expired = claims.clone();
     expired["exp"] = json!(t - 60);
     let mut wrong_client = claims.clone();
@@ -272,15 +270,7 @@ fn no_line_exceeds_2_kib_whatever_the_token_or_event_holds() {
     let key = SigningKey::rsa("k1", SigAlg::RS256).unwrap();
     let mut function = authorizer(&key, &[]);
     let long = "x\"\\é".repeat(1000);
-    let t = now();
-    let claims = access_claims(
-        ISSUER,
-        CLIENT,
-        "alice",
-        "aws.cognito.signin.user.admin",
-        &[],
-        t,
-    );
+    let claims = alice_claims();
     let with = |name: &str| {
         let mut c = claims.clone();
         c[name] = json!(long);
@@ -369,7 +359,7 @@ proptest::proptest! {
         let mut function = function.lock().unwrap();
         let mut header = json!({"alg": "RS256", "kid": "k1", "typ": "JWT"});
         header[header_field] = json!(header_value);
-        let mut claims = access_claims(ISSUER, CLIENT, "alice", "aws.cognito.signin.user.admin", &[], now());
+        let mut claims = alice_claims();
         claims[claim_field] = json!(claim_value);
         let token = key.sign_with_header(&header, &claims).unwrap();
         let before = function.lines().len();

@@ -951,6 +951,27 @@ async fn dev_endpoints(client: &Client, stack: &Stack) -> [(StatusCode, Value); 
     [out[0].clone(), out[1].clone()]
 }
 
+/// The development identity provider is off: both its endpoints answer
+/// 404 naming `flag`, and partner keys still work.
+async fn assert_idp_off(client: &Client, stack: &Stack, flag: &str) {
+    assert!(!stack.has_dev_idp());
+    assert!(stack.mint("alice", &[], None).is_none());
+    for (status, body) in dev_endpoints(client, stack).await {
+        assert_eq!(status, 404, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(flag), "{body}");
+    }
+    let r = call(
+        client,
+        stack,
+        Method::GET,
+        "/items",
+        Some(&partner(stack)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+}
+
 #[tokio::test]
 async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
     use clap::Parser;
@@ -965,28 +986,7 @@ async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
         ..config()
     })
     .await;
-    assert!(!stack.has_dev_idp());
-    for (status, body) in dev_endpoints(&client, &stack).await {
-        assert_eq!(status, 404);
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains("--dev-idp-with-real-backends"),
-            "{body}"
-        );
-    }
-    // Partner keys still work.
-    let r = call(
-        &client,
-        &stack,
-        Method::GET,
-        "/items",
-        Some(&partner(&stack)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200);
+    assert_idp_off(&client, &stack, "--dev-idp-with-real-backends").await;
     stack.shutdown().await.unwrap();
 }
 
@@ -999,33 +999,11 @@ async fn off_a_loopback_address_the_development_idp_is_off_unless_asked_for_by_n
         ..StackConfig::default()
     };
     let (stack, client) = start(on_network.clone()).await;
-    assert!(!stack.has_dev_idp());
     assert!(matches!(
         stack.idp_off(),
         Some(IdpOff::NetworkAddress(a)) if a.ip().is_unspecified()
     ));
-    for (status, body) in dev_endpoints(&client, &stack).await {
-        assert_eq!(status, 404, "{body}");
-        assert!(
-            body["message"]
-                .as_str()
-                .unwrap()
-                .contains("--dev-idp-on-network"),
-            "{body}"
-        );
-    }
-    assert!(stack.mint("alice", &[], None).is_none());
-    // Partner keys still work.
-    let r = call(
-        &client,
-        &stack,
-        Method::GET,
-        "/items",
-        Some(&partner(&stack)),
-        None,
-    )
-    .await;
-    assert_eq!(r.status, 200);
+    assert_idp_off(&client, &stack, "--dev-idp-on-network").await;
     stack.shutdown().await.unwrap();
 
     // Asked for by name, it mints as on loopback.

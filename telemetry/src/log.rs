@@ -213,15 +213,20 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn every_line_is_json_with_the_invocations_ids() {
+    /// The formatter's lines, captured while the guard lives.
+    fn capture() -> (Buf, tracing::subscriber::DefaultGuard) {
         let buf = Buf::default();
         let writer = buf.clone();
         let subscriber = tracing_subscriber::fmt()
             .event_format(JsonLines)
             .with_writer(move || writer.clone())
             .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        (buf, tracing::subscriber::set_default(subscriber))
+    }
+
+    #[tokio::test]
+    async fn every_line_is_json_with_the_invocations_ids() {
+        let (buf, _guard) = capture();
         tracing::warn!(
             code = "ThrottlingException",
             attempts = 3u64,
@@ -253,13 +258,7 @@ mod tests {
 
     #[tokio::test]
     async fn no_line_exceeds_the_limit_whatever_its_fields_and_ids_hold() {
-        let buf = Buf::default();
-        let writer = buf.clone();
-        let subscriber = tracing_subscriber::fmt()
-            .event_format(JsonLines)
-            .with_writer(move || writer.clone())
-            .finish();
-        let _guard = tracing::subscriber::set_default(subscriber);
+        let (buf, _guard) = capture();
         let huge = "k\"\u{1}é".repeat(2000);
         Invocation {
             request_id: "r".repeat(3000),
