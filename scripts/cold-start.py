@@ -1,40 +1,85 @@
 #!/usr/bin/env python3
-"""Measures a Lambda binary's cold start on this machine, without AWS.
+"""Measures Lambda binaries' cold start on this machine, without AWS.
 
-Serves a fake Lambda Runtime API (and a JWKS, and Secrets Manager's
-GetSecretValue) on loopback, starts the binary with AWS_LAMBDA_RUNTIME_API
-and AWS_ENDPOINT_URL pointing at it, and reports:
+Serves a fake Lambda Runtime API (and a JWKS, Secrets Manager's
+GetSecretValue and DynamoDB's Query) on loopback, starts each binary with
+AWS_LAMBDA_RUNTIME_API and AWS_ENDPOINT_URL pointing at it, hands it one
+event, and reports per binary:
   init    exec -> first GET /runtime/invocation/next (config, clients, the
           cold-start JWKS fetch, secrets read at cold start)
   first   the first invocation, event handed over -> error/response posted
-Usage: scripts/cold-start.py BINARY [RUNS] [NAME=VALUE ...]
-  NAME=VALUE pairs are added to the binary's environment (an empty VALUE
-  removes a default), e.g. USER_USAGE_KEY_SECRET_ID=users-usage-key or, for
-  the api, TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key.
+  answer  exec -> that first answer posted (init + first + the hand-over)
+  cpu     the process's own time on a CPU up to that answer, all threads
+          (/proc/PID/task/*/schedstat): unlike the times above, it does not
+          grow when other processes keep the machine busy
+  faults  its minor page faults up to the answer (/proc/PID/stat)
+With several binaries the runs are interleaved (one run of each, in an order
+that rotates, then the next round), so a machine that slows down or speeds
+up moves them all alike, and each binary after the first is also given as
+the median of its per-round differences from the first in `answer`: put the
+floor first (`runtime_floor`, a lambda_runtime process that refuses every
+event unread).
+
+Usage: scripts/cold-start.py BINARY [BINARY ...] [RUNS] [NAME=VALUE ...]
+  RUNS rounds (default 10); NAME=VALUE pairs are added to every binary's
+  environment (an empty VALUE removes a default), e.g.
+  USER_USAGE_KEY_SECRET_ID=users-usage-key or, for the api,
+  TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key.
+COLD_START_EVENT=FILE hands over that JSON event (default: a TOKEN event
+  with a malformed token), e.g. api/tests/fixtures/rest-get-items.json for
+  the api: a list of the caller's items, one DynamoDB Query answered empty.
 COLD_START_WRAP="valgrind --tool=callgrind" (or strace -f -c) profiles it.
 Secrets served: any SecretId containing "registry" gets an empty partner key
 registry, "cursor" a 64-byte key, anything else a 40-character usage key.
+
+The api against the floor, as docs/PERFORMANCE.md reports it:
+  cargo build --release --workspace --bin api --example runtime_floor
+  COLD_START_EVENT=api/tests/fixtures/rest-get-items.json scripts/cold-start.py \\
+    target/release/examples/runtime_floor target/release/api 40 \\
+    TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key
 """
 import http.server, json, os, socketserver, statistics, subprocess, sys, threading, time
 
-binary = sys.argv[1]
-runs = int(sys.argv[2]) if len(sys.argv) > 2 and "=" not in sys.argv[2] else 10
-extra = dict(a.split("=", 1) for a in sys.argv[2:] if "=" in a)
-EVENT = json.dumps({"type": "TOKEN", "authorizationToken": "Bearer a.b.c",
-                    "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/items"}).encode()
+args = [a for a in sys.argv[1:] if "=" not in a]
+extra = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+binaries = [a for a in args if not a.isdigit()]
+runs = int(next((a for a in args if a.isdigit()), 10))
+if not binaries:
+    sys.exit(__doc__)
+if os.environ.get("COLD_START_EVENT"):
+    with open(os.environ["COLD_START_EVENT"], "rb") as f:
+        EVENT = json.dumps(json.load(f)).encode()
+else:
+    EVENT = json.dumps({"type": "TOKEN", "authorizationToken": "Bearer a.b.c",
+                        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abc/prod/GET/items"}).encode()
 JWKS = json.dumps({"keys": [{"kty": "RSA", "kid": "k", "alg": "RS256", "use": "sig", "e": "AQAB",
     "n": "sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw"}]}).encode()
 
 class State:
     next_at = None; posted_at = None; handed_at = None; served = False
+    pid = None; cpu_ms = None; faults = None
     done = threading.Event()
 
+def usage(pid):
+    """(on-CPU ms of all threads, minor faults) of a live process."""
+    ns = 0
+    for task in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as f:
+                ns += int(f.read().split()[0])
+        except FileNotFoundError:
+            pass
+    with open(f"/proc/{pid}/stat") as f:
+        minflt = int(f.read().rsplit(")", 1)[1].split()[7])
+    return ns / 1e6, minflt
+
 class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, as the real Runtime API
     def log_message(self, *a): pass
-    def reply(self, body, headers=()):
+    def reply(self, body, headers=(), status=200):
         # Head and body in one write, as the real Runtime API sends them
         # (see scripts/invocation-cpu.py).
-        self.send_response(200)
+        self.send_response(status)
         for k, v in headers: self.send_header(k, v)
         self.send_header("Content-Length", str(len(body)))
         self._headers_buffer.append(b"\r\n" + body); self.flush_headers()
@@ -49,9 +94,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(EVENT, [("Lambda-Runtime-Aws-Request-Id", "req-1"),
                 ("Lambda-Runtime-Deadline-Ms", str(int(time.time() * 1000) + 30000)),
                 ("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:f")])
+        self.reply(b"{}", status=404)
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        if self.headers.get("X-Amz-Target", "") == "secretsmanager.GetSecretValue":
+        target = self.headers.get("X-Amz-Target", "")
+        if target == "secretsmanager.GetSecretValue":
             secret_id = json.loads(body).get("SecretId", "")
             value = ('{"keys":[]}' if "registry" in secret_id
                      else "k" * 64 if "cursor" in secret_id else "u" * 40)
@@ -59,7 +106,22 @@ class Handler(http.server.BaseHTTPRequestHandler):
                                           "Name": secret_id, "SecretString": value, "VersionId": "v1",
                                           "VersionStages": ["AWSCURRENT"], "CreatedDate": 1.7e9}).encode(),
                               [("Content-Type", "application/x-amz-json-1.1")])
-        State.posted_at = time.perf_counter(); self.reply(b"{}"); State.done.set()
+        if target == "DynamoDB_20120810.Query":
+            return self.reply(b'{"Count":0,"Items":[],"ScannedCount":0}',
+                              [("Content-Type", "application/x-amz-json-1.0")])
+        if "/runtime/invocation/" in self.path:
+            State.posted_at = time.perf_counter()
+            if State.pid is not None:
+                State.cpu_ms, State.faults = usage(State.pid)
+            self.reply(b'{"status":"OK"}', status=202)
+            State.done.set()
+            return
+        self.reply(b"{}", status=404)
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    def handle_error(self, request, client_address):
+        pass  # a killed process resets its kept-alive connections
 
 def env_for(port):
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
@@ -73,19 +135,20 @@ def env_for(port):
         else: env.pop(k, None)
     return env
 
-inits, firsts, failed = [], [], 0
-for _ in range(runs):
+def run(binary):
+    """One cold start: (init, first, answer) in ms, or None if it never answered."""
     # A server per run, so a killed process's late request cannot reach the next run.
-    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
+    server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    State.next_at = State.posted_at = None; State.served = False; State.done.clear()
+    State.next_at = State.posted_at = State.pid = State.cpu_ms = State.faults = None
+    State.served = False; State.done.clear()
     start = time.perf_counter()
     # COLD_START_WRAP runs the binary under a tool (strace, callgrind) to
     # profile the cold start; the times then include the tool's cost.
     wrap = os.environ.get("COLD_START_WRAP", "").split()
     proc = subprocess.Popen(wrap + [binary], env=env_for(server.server_address[1]),
                             stdout=subprocess.DEVNULL, stderr=(None if os.environ.get("COLD_START_STDERR") else subprocess.DEVNULL))
+    State.pid = proc.pid
     State.done.wait(60 if wrap else 10)
     # SIGTERM first, so a wrapping tool writes its profile.
     proc.terminate()
@@ -95,12 +158,45 @@ for _ in range(runs):
         proc.kill(); proc.wait()
     State.done.set(); server.shutdown(); server.server_close()
     if State.next_at is None or State.posted_at is None:
-        failed += 1
+        return None
+    return ((State.next_at - start) * 1000, (State.posted_at - State.handed_at) * 1000,
+            (State.posted_at - start) * 1000, State.cpu_ms or 0.0, State.faults or 0)
+
+results = {b: [] for b in binaries}
+paired = {b: [] for b in binaries[1:]}
+failed = {b: 0 for b in binaries}
+for round_ in range(runs):
+    shift = round_ % len(binaries)
+    this_round = {}
+    for binary in binaries[shift:] + binaries[:shift]:
+        r = run(binary)
+        if r is None:
+            failed[binary] += 1
+        else:
+            results[binary].append(r); this_round[binary] = r
+    if binaries[0] in this_round:
+        for b in binaries[1:]:
+            if b in this_round:
+                mine, floor = this_round[b], this_round[binaries[0]]
+                paired[b].append((mine[2] - floor[2], mine[3] - floor[3]))
+
+for binary in binaries:
+    rs = results[binary]
+    if not rs:
+        print(f"{binary}: never completed an invocation")
         continue
-    inits.append((State.next_at - start) * 1000); firsts.append((State.posted_at - State.handed_at) * 1000)
-if not inits:
-    sys.exit("the binary never completed an invocation")
-size = os.path.getsize(binary)
-print(f"{binary}: {size / 1024 / 1024:.2f} MiB; init median {statistics.median(inits):.1f} ms "
-      f"(min {min(inits):.1f}); first invocation median {statistics.median(firsts):.2f} ms over {len(inits)} runs"
-      + (f" ({failed} runs did not complete)" if failed else ""))
+    med = lambda i: statistics.median(r[i] for r in rs)
+    size = os.path.getsize(binary)
+    line = (f"{binary}: {size / 1024 / 1024:.2f} MiB; init median {med(0):.2f} ms (min {min(r[0] for r in rs):.2f}); "
+            f"first invocation median {med(1):.2f} ms; spawn -> first answer median {med(2):.2f} ms "
+            f"(min {min(r[2] for r in rs):.2f}); cpu median {med(3):.2f} ms; faults median {med(4):.0f}; "
+            f"over {len(rs)} runs")
+    if failed[binary]:
+        line += f" ({failed[binary]} runs did not complete)"
+    if binary in paired and paired[binary]:
+        quart = lambda d: f"median {statistics.median(d):+.2f} ms (quartiles {d[len(d) // 4]:+.2f} .. {d[(3 * len(d)) // 4]:+.2f})"
+        answer = sorted(p[0] for p in paired[binary]); cpu = sorted(p[1] for p in paired[binary])
+        line += (f"\n  minus {os.path.basename(binaries[0])}, paired by round: answer {quart(answer)}; cpu {quart(cpu)}")
+    print(line)
+if not any(results.values()):
+    sys.exit("no binary completed an invocation")

@@ -7,8 +7,11 @@ use std::time::Duration;
 use api::App;
 use api::config::{Config, read_cursor_key};
 use api::store::DynamoDbStore;
+use lambda_http::lambda_runtime::Runtime;
 use lambda_http::request::RequestContext;
-use lambda_http::{Error, Request, RequestExt, run, service_fn};
+use lambda_http::{Adapter, Error, Request, RequestExt, service_fn};
+use telemetry::log::fail_cold_start;
+use telemetry::runtime::InvocationIds;
 use telemetry::xray::XrayInterceptor;
 use telemetry::{Invocation, Sink};
 
@@ -29,7 +32,7 @@ async fn main() -> Result<(), Error> {
     telemetry::xray::init_from_lambda_env();
 
     // A bad configuration stops the cold start with a message naming the variable.
-    let config = Config::from_env()?;
+    let config = Config::from_env().unwrap_or_else(|e| fail_cold_start(&e));
     // Bounded DynamoDB and Secrets Manager calls: a hung call becomes a 503
     // (or a failed cold start) rather than a Lambda timeout (a 502 from API
     // Gateway).
@@ -37,29 +40,41 @@ async fn main() -> Result<(), Error> {
         .operation_attempt_timeout(Duration::from_secs(2))
         .operation_timeout(Duration::from_secs(5))
         .build();
-    let aws = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .timeout_config(timeouts)
-        .load()
-        .await;
+    // Credentials and region from Lambda's environment, compiled-in roots:
+    // the set-up the authorizer shares.
+    let aws = sdkconfig::for_lambda(timeouts).await;
     let secrets = aws_sdk_secretsmanager::Client::from_conf(
         aws_sdk_secretsmanager::config::Builder::from(&aws)
             .interceptor(XrayInterceptor)
             .build(),
     );
-    let cursors = read_cursor_key(&secrets, &config.cursor_key_secret_id).await?;
-    let dynamodb = aws_sdk_dynamodb::Client::from_conf(
-        aws_sdk_dynamodb::config::Builder::from(&aws)
-            .interceptor(XrayInterceptor)
-            .build(),
+    // The DynamoDB client is built while the cursor key is on its way: its
+    // construction is CPU work (the SDK parses its endpoint rules' partition
+    // table, a third of a million instructions), the secret read a wait on
+    // the network; one thread does both.
+    let table_name = config.table_name;
+    let dynamodb = async {
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            aws_sdk_dynamodb::config::Builder::from(&aws)
+                .interceptor(XrayInterceptor)
+                .build(),
+        );
+        DynamoDbStore::new(client, table_name)
+    };
+    let (cursors, store) = tokio::join!(
+        // The request goes out first, then the client is built.
+        biased;
+        read_cursor_key(&secrets, &config.cursor_key_secret_id),
+        dynamodb
     );
-    let store = DynamoDbStore::new(dynamodb, config.table_name);
+    let cursors = cursors.unwrap_or_else(|e| fail_cold_start(&e));
     let mut app = App::new(store, cursors).with_metrics(config.metrics, Sink::Stdout);
     if let Some(cors) = config.cors {
         app = app.with_cors(cors);
     }
     let app = Arc::new(app);
 
-    run(service_fn(move |request: Request| {
+    Runtime::new(Adapter::from(service_fn(move |request: Request| {
         let app = Arc::clone(&app);
         // Every line of this invocation carries its ids: Lambda's request
         // id, API Gateway's, and the X-Ray trace.
@@ -73,6 +88,9 @@ async fn main() -> Result<(), Error> {
             let response = invocation.scope(app.handle(request)).await;
             Ok::<_, std::convert::Infallible>(response)
         }
-    }))
+    })))
+    // The runtime's own lines carry Lambda's ids too.
+    .layer(InvocationIds)
+    .run()
     .await
 }

@@ -148,23 +148,9 @@ impl Authorizer {
             || config.api_keys.is_some()
             || config.user_usage_key_secret_id.is_some()
         {
-            // Lambda gives the function its role's credentials and its
-            // region in the environment. The default chains would also build
-            // the profile, SSO, web identity (an STS client) and instance
-            // metadata providers at every cold start (~30 % of its
-            // instructions with a key registry), none of which a Lambda
-            // has; without them a missing variable is an error at the first
-            // call, not a walk to the metadata address.
-            let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .credentials_provider(
-                    aws_config::environment::EnvironmentVariableCredentialsProvider::new(),
-                )
-                .region(aws_config::environment::EnvironmentVariableRegionProvider::new())
-                .timeout_config(sdk_timeouts())
-                // Compiled-in roots: no read of the system's store.
-                .http_client(crate::tls::sdk_http_client(crate::tls::SdkRoots::from_env()))
-                .load()
-                .await;
+            // Credentials and region from Lambda's environment, compiled-in
+            // roots: the set-up the api shares (sdkconfig).
+            let sdk = sdkconfig::for_lambda(sdk_timeouts()).await;
             if let Some(id) = &config.user_usage_key_secret_id {
                 let stored = SecretsManagerStore::new(secrets_client(&sdk), id.clone())
                     .read()

@@ -1,8 +1,10 @@
 //! The authorizer Lambda: read the configuration, build the clients, run.
 
 use authorizer::{Authorizer, AuthorizerEvent, Config};
-use lambda_runtime::{LambdaEvent, service_fn};
+use lambda_runtime::{LambdaEvent, Runtime, service_fn};
 use telemetry::Invocation;
+use telemetry::log::fail_cold_start;
+use telemetry::runtime::InvocationIds;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), lambda_runtime::Error> {
@@ -10,11 +12,13 @@ async fn main() -> Result<(), lambda_runtime::Error> {
     // With active tracing, SDK calls and the JWKS fetch become subsegments.
     telemetry::xray::init_from_lambda_env();
     // A bad configuration stops the cold start with the variable's name.
-    let config = Config::from_env()?;
-    let authorizer = Authorizer::from_config(&config).await?;
+    let config = Config::from_env().unwrap_or_else(|e| fail_cold_start(&e));
+    let authorizer = Authorizer::from_config(&config)
+        .await
+        .unwrap_or_else(|e| fail_cold_start(&e));
     let authorizer = &authorizer;
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<AuthorizerEvent>| {
-        // Every line of this invocation carries its ids.
+    Runtime::new(service_fn(move |event: LambdaEvent<AuthorizerEvent>| {
+        // Every line of the decision carries its ids, API Gateway's too.
         let invocation = Invocation {
             api_request_id: event.payload.api_request_id().map(str::to_owned),
             request_id: event.context.request_id,
@@ -22,5 +26,8 @@ async fn main() -> Result<(), lambda_runtime::Error> {
         };
         invocation.scope(authorizer.handle(event.payload))
     }))
+    // And the runtime's own lines carry Lambda's.
+    .layer(InvocationIds)
+    .run()
     .await
 }

@@ -7,7 +7,11 @@
 //! `telemetry::emf::authorizer`: the decision itself, its latency, and what
 //! the caches did since the previous line (JWKS fetches, registry reads,
 //! revocation checks, each with its failures), whether the registry is
-//! unreadable, and the cold start. One line, one `write`, per decision.
+//! unreadable, and the cold start. One line, one `write`, per decision,
+//! of at most `telemetry::emf::MAX_LINE` bytes whatever the credential
+//! held: the text a caller chose (the principal's claims, the detail's
+//! `kid` or `alg`) is written last and bounded where the line is written,
+//! so a new rejection's message is bounded without a thought.
 //!
 //! With `POWERTOOLS_METRICS_DISABLED=true` the line carries no `_aws` and is
 //! written only when `decision` logs are on (`RUST_LOG`); when neither is
@@ -65,6 +69,17 @@ pub struct Decision<'a> {
 }
 
 impl<'a> Decision<'a> {
+    /// The line's level: `ERROR` for a fault (`outcome` `error`: API
+    /// Gateway answers 500), `INFO` for every decision, refusals included
+    /// (a 401 is the authorizer working).
+    pub fn level(&self) -> &'static str {
+        if self.outcome == "error" {
+            "ERROR"
+        } else {
+            "INFO"
+        }
+    }
+
     /// A decision without a principal: `outcome` `unauthorized` or `error`.
     pub fn refused(
         outcome: &'static str,
@@ -137,24 +152,18 @@ impl DecisionLines {
         } else {
             EmfLine::plain(&mut out)
         };
-        line.text("level", "INFO")
+        line.text("level", decision.level())
             .text("target", "decision")
             .text("message", "decision")
             .text(dimension::SERVICE, &self.config.service)
             .text(dimension::OUTCOME, decision.outcome)
             .text(dimension::REASON, decision.reason)
             .text("route", decision.route);
-        if let Some(p) = decision.principal {
-            line.text("principal", p);
-        }
         if let Some(a) = decision.auth_type {
             line.text("authType", a);
         }
         if let Some(p) = decision.permissions {
             line.text("permissions", p);
-        }
-        if let Some(d) = decision.detail {
-            line.text("detail", d);
         }
         let fp = fingerprint();
         if !fp.is_empty() {
@@ -181,6 +190,15 @@ impl DecisionLines {
             )
             .number(m::COLD_START, u64::from(cold));
         Invocation::write_current(line.buffer());
+        // Text a caller chose comes last (a claim in the principal, a kid
+        // or an alg in the detail): each value is bounded, and only these
+        // can be cut to keep the line within telemetry::emf::MAX_LINE.
+        if let Some(p) = decision.principal {
+            line.text("principal", p);
+        }
+        if let Some(d) = decision.detail {
+            line.text("detail", d);
+        }
         line.finish();
         out.push('\n');
         self.sink.write_terminated(&out);

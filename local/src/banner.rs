@@ -20,6 +20,8 @@ pub struct Credentials {
     pub bob: Option<String>,
     /// The development partner key.
     pub partner_key: Option<String>,
+    /// Why the development identity provider is off, when it is.
+    pub idp_off: Option<String>,
 }
 
 /// The start banner for a stack at `url`.
@@ -30,6 +32,11 @@ pub fn banner(url: &str, stage: &str, credentials: &Credentials) -> String {
         "Local stack (DEVELOPMENT ONLY) on {url}: API Gateway emulation (stage {stage}), real authorizer and api.\n\
          Paste these lines into a shell (tokens are valid for one hour):\n"
     );
+    if let Some(why) = &credentials.idp_off {
+        // Said before the lines, so nobody looks for a token that is not
+        // there.
+        let _ = writeln!(out, "# No user tokens: {why}.\n");
+    }
     let _ = writeln!(out, "export API={url}");
     if let Some(alice) = &credentials.alice {
         let _ = writeln!(out, "export ALICE='Bearer {alice}'");
@@ -93,6 +100,7 @@ mod tests {
             alice: Some("a.b.c".into()),
             bob: Some("d.e.f".into()),
             partner_key: Some("pk_x".into()),
+            idp_off: None,
         };
         banner("http://127.0.0.1:3000", "local", &credentials)
     }
@@ -114,6 +122,22 @@ mod tests {
                 "{line}"
             );
         }
+    }
+
+    #[test]
+    fn a_banner_without_the_identity_provider_says_why() {
+        let credentials = Credentials {
+            partner_key: Some("pk_x".into()),
+            idp_off: Some("the development identity provider is off: because".into()),
+            ..Credentials::default()
+        };
+        let text = banner("http://127.0.0.1:3000", "local", &credentials);
+        assert!(
+            text.contains("# No user tokens: the development identity provider is off: because."),
+            "{text}"
+        );
+        assert!(!text.contains("ALICE"), "{text}");
+        assert!(!full().contains("No user tokens"));
     }
 
     #[test]

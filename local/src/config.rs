@@ -33,6 +33,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once at start: the size of the flags' variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stack (the default).
@@ -144,6 +146,24 @@ pub struct ServeArgs {
     /// /_dev/token can then act as any user on that data. Off by default.
     #[arg(long, conflicts_with = "user_pool_id")]
     pub dev_idp_with_real_backends: bool,
+    /// Keep the development identity provider on although --addr is not a
+    /// loopback address: anyone who can reach the port can then mint a
+    /// token for any user (its Host check stops web pages, not a client
+    /// that sets Host). Off by default.
+    #[arg(long, conflicts_with = "user_pool_id")]
+    pub dev_idp_on_network: bool,
+    /// Web ACL rate-based rule per client IP: requests per evaluation
+    /// window from one peer address (at least 10); off when unset.
+    #[arg(long)]
+    pub waf_ip_rate_limit: Option<u64>,
+    /// Web ACL rate-based rule per credential (the Authorization header):
+    /// requests per evaluation window with one value (at least 10); off when
+    /// unset.
+    #[arg(long)]
+    pub waf_credential_rate_limit: Option<u64>,
+    /// The rate-based rules' evaluation window, seconds: 60, 120, 300 or 600.
+    #[arg(long, default_value_t = crate::waf::DEFAULT_WINDOW_SECONDS)]
+    pub waf_window: u64,
     /// Print the functions' Embedded Metric Format lines (one per decision
     /// and per api request, as CloudWatch would receive them) on stderr.
     #[arg(long)]
@@ -156,9 +176,8 @@ pub enum IdpChoice {
     /// A signing key generated at start, its JWKS and `/_dev/token` served
     /// by the stack itself.
     Development,
-    /// None: JWT authentication is off (real backends without
-    /// `--user-pool-id`); partner keys still work.
-    Off,
+    /// None: JWT authentication is off; partner keys still work.
+    Off(IdpOff),
     /// A Cognito user pool (moto's or AWS's).
     Cognito {
         /// `COGNITO_USER_POOL_ID`.
@@ -168,6 +187,48 @@ pub enum IdpChoice {
         /// `JWKS_URI`, when not the pool's public one.
         jwks_uri: Option<String>,
     },
+}
+
+/// Why the development identity provider is off: the banner says it, and
+/// its endpoints answer it with a 404.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdpOff {
+    /// `--table` or `--api-keys-secret-id` point at real data.
+    RealData,
+    /// The stack listens on this address, which is not a loopback one.
+    NetworkAddress(SocketAddr),
+}
+
+impl std::fmt::Display for IdpOff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            IdpOff::RealData => f.write_str(
+                "the development identity provider is off: --table or --api-keys-secret-id \
+                 point at real data, on which it would let anyone act as any user \
+                 (--dev-idp-with-real-backends turns it on)",
+            ),
+            IdpOff::NetworkAddress(addr) => write!(
+                f,
+                "the development identity provider is off: the stack listens on {addr}, not a \
+                 loopback address, and it would mint any user's token for anyone who reaches \
+                 the port (--dev-idp-on-network turns it on)"
+            ),
+        }
+    }
+}
+
+impl IdpChoice {
+    /// The choice for a stack bound to `addr`: the development identity
+    /// provider mints any user's token for whoever asks, so it stays on a
+    /// loopback address unless `on_network` (`--dev-idp-on-network`).
+    pub fn listening_on(self, addr: SocketAddr, on_network: bool) -> Self {
+        match self {
+            IdpChoice::Development if !addr.ip().is_loopback() && !on_network => {
+                IdpChoice::Off(IdpOff::NetworkAddress(addr))
+            }
+            other => other,
+        }
+    }
 }
 
 /// Where items live.
@@ -214,6 +275,8 @@ pub struct StackConfig {
     pub tiers: TierSettings,
     /// The stage throttle; `None` = off.
     pub stage_throttle: Option<Rate>,
+    /// The web ACL's rate-based rules (off by default).
+    pub waf: crate::waf::WafConfig,
     /// The item store.
     pub store: StoreChoice,
     /// The list cursor key; random when `None`.
@@ -222,8 +285,13 @@ pub struct StackConfig {
     pub registry: RegistryChoice,
     /// The identity provider.
     pub idp: IdpChoice,
+    /// Keep the development identity provider on off a loopback address
+    /// (see [`IdpChoice::listening_on`]).
+    pub dev_idp_on_network: bool,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
+    /// How long a request's body may go without a byte arriving (408).
+    pub body_idle_timeout: Duration,
     /// Print the functions' EMF lines on stderr.
     pub print_emf: bool,
 }
@@ -243,11 +311,14 @@ impl Default for StackConfig {
             }),
             tiers: TierSettings::default(),
             stage_throttle: None,
+            waf: crate::waf::WafConfig::default(),
             store: StoreChoice::Memory,
             cursor_key: None,
             registry: RegistryChoice::Development,
             idp: IdpChoice::Development,
+            dev_idp_on_network: false,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
+            body_idle_timeout: crate::listen::BODY_IDLE_TIMEOUT,
             print_emf: false,
         }
     }
@@ -313,6 +384,11 @@ impl ServeArgs {
             None => None,
             Some(r) => rate("stage-rate", r, self.stage_burst)?,
         };
+        let waf = waf_config(
+            self.waf_ip_rate_limit,
+            self.waf_credential_rate_limit,
+            self.waf_window,
+        )?;
         // The development identity provider mints any user's token for
         // whoever asks: never in front of real data unless asked for by name.
         let real_data = self.table.is_some() || self.api_keys_secret_id.is_some();
@@ -322,7 +398,7 @@ impl ServeArgs {
                 client_ids,
                 jwks_uri: self.jwks_uri,
             },
-            _ if real_data && !self.dev_idp_with_real_backends => IdpChoice::Off,
+            _ if real_data && !self.dev_idp_with_real_backends => IdpChoice::Off(IdpOff::RealData),
             _ => IdpChoice::Development,
         };
         Ok(StackConfig {
@@ -334,6 +410,7 @@ impl ServeArgs {
             usage_plan,
             tiers,
             stage_throttle,
+            waf,
             store: match self.table {
                 Some(table) => StoreChoice::DynamoDb { table },
                 None => StoreChoice::Memory,
@@ -344,10 +421,42 @@ impl ServeArgs {
                 None => RegistryChoice::Development,
             },
             idp,
+            dev_idp_on_network: self.dev_idp_on_network,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
+            body_idle_timeout: crate::listen::BODY_IDLE_TIMEOUT,
             print_emf: self.print_emf,
         })
     }
+}
+
+/// The web ACL's settings, with WAF's own bounds: limits from 10 to
+/// 2,000,000,000, a window of 60, 120, 300 or 600 s.
+fn waf_config(
+    ip_limit: Option<u64>,
+    credential_limit: Option<u64>,
+    window_seconds: u64,
+) -> Result<crate::waf::WafConfig, ConfigError> {
+    use crate::waf::{MIN_LIMIT, WINDOWS};
+    const MAX_LIMIT: u64 = 2_000_000_000;
+    for (flag, limit) in [
+        ("waf-ip-rate-limit", ip_limit),
+        ("waf-credential-rate-limit", credential_limit),
+    ] {
+        if limit.is_some_and(|l| !(MIN_LIMIT..=MAX_LIMIT).contains(&l)) {
+            return Err(invalid(
+                flag,
+                format!("must be {MIN_LIMIT} to {MAX_LIMIT} requests per window, as WAF accepts"),
+            ));
+        }
+    }
+    if !WINDOWS.contains(&window_seconds) {
+        return Err(invalid("waf-window", "must be 60, 120, 300 or 600 seconds"));
+    }
+    Ok(crate::waf::WafConfig {
+        ip_limit,
+        credential_limit,
+        window_seconds,
+    })
 }
 
 fn rate(flag: &'static str, per_second: f64, burst: u32) -> Result<Option<Rate>, ConfigError> {
@@ -409,11 +518,9 @@ mod tests {
 
     #[test]
     fn the_development_idp_is_off_in_front_of_real_data_unless_asked_for_by_name() {
-        assert_eq!(parse(&["--table", "items"]).unwrap().idp, IdpChoice::Off);
-        assert_eq!(
-            parse(&["--api-keys-secret-id", "keys"]).unwrap().idp,
-            IdpChoice::Off
-        );
+        let off = IdpChoice::Off(IdpOff::RealData);
+        assert_eq!(parse(&["--table", "items"]).unwrap().idp, off);
+        assert_eq!(parse(&["--api-keys-secret-id", "keys"]).unwrap().idp, off);
         assert_eq!(
             parse(&["--table", "items", "--dev-idp-with-real-backends"])
                 .unwrap()
@@ -433,6 +540,71 @@ mod tests {
             .idp,
             IdpChoice::Cognito { .. }
         ));
+    }
+
+    #[test]
+    fn the_development_idp_stays_on_loopback_addresses_unless_asked_for_by_name() {
+        let at = |addr: &str, on_network| {
+            IdpChoice::Development.listening_on(addr.parse().unwrap(), on_network)
+        };
+        for loopback in ["127.0.0.1:3000", "127.0.0.2:3000", "[::1]:3000"] {
+            assert_eq!(at(loopback, false), IdpChoice::Development, "{loopback}");
+        }
+        for network in [
+            "0.0.0.0:3000",
+            "192.168.1.20:3000",
+            "[::]:3000",
+            "[fe80::1]:3000",
+        ] {
+            assert_eq!(
+                at(network, false),
+                IdpChoice::Off(IdpOff::NetworkAddress(network.parse().unwrap())),
+                "{network}"
+            );
+            assert_eq!(at(network, true), IdpChoice::Development, "{network}");
+        }
+        // Nothing else is turned on by the flag.
+        let off = IdpChoice::Off(IdpOff::RealData);
+        assert_eq!(
+            off.clone()
+                .listening_on("127.0.0.1:1".parse().unwrap(), true),
+            off
+        );
+        let c = parse(&["--addr", "0.0.0.0:3000", "--dev-idp-on-network"]).unwrap();
+        assert!(c.dev_idp_on_network);
+        assert!(!parse(&[]).unwrap().dev_idp_on_network);
+    }
+
+    #[test]
+    fn the_waf_rules_are_off_unless_a_limit_is_given_within_wafs_bounds() {
+        assert_eq!(parse(&[]).unwrap().waf, crate::waf::WafConfig::default());
+        let c = parse(&[
+            "--waf-ip-rate-limit",
+            "100",
+            "--waf-credential-rate-limit",
+            "50",
+            "--waf-window",
+            "60",
+        ])
+        .unwrap();
+        assert_eq!(
+            c.waf,
+            crate::waf::WafConfig {
+                ip_limit: Some(100),
+                credential_limit: Some(50),
+                window_seconds: 60
+            }
+        );
+        for (args, flag) in [
+            (vec!["--waf-ip-rate-limit", "9"], "waf-ip-rate-limit"),
+            (
+                vec!["--waf-credential-rate-limit", "2000000001"],
+                "waf-credential-rate-limit",
+            ),
+            (vec!["--waf-window", "30"], "waf-window"),
+        ] {
+            assert_eq!(parse(&args).unwrap_err().flag, flag, "{args:?}");
+        }
     }
 
     #[test]

@@ -83,6 +83,20 @@ pub fn routes(idp: Arc<DevIdp>) -> Router {
         )
 }
 
+/// The identity provider's routes when it is off: 404, saying why (`why`),
+/// for any method, so a developer who reaches for a token learns which
+/// flag turns it on rather than meeting API Gateway's 403.
+pub fn off_routes(why: &crate::config::IdpOff) -> Router {
+    let text = why.to_string();
+    let off = move || {
+        let text = text.clone();
+        async move { message(StatusCode::NOT_FOUND, &text) }
+    };
+    Router::new()
+        .route(JWKS_PATH, axum::routing::any(off.clone()))
+        .route(TOKEN_PATH, axum::routing::any(off))
+}
+
 /// Why a request to a `/_dev` endpoint is refused, if it is. `method` is
 /// given for the token endpoint, which also insists on a JSON `POST`.
 fn refusal(headers: &HeaderMap, method: Option<&Method>) -> Option<Response<Body>> {

@@ -1,6 +1,8 @@
 //! The emulation of API Gateway's REST API in front of the api, in the order
 //! API Gateway works through a request:
 //!
+//! 0. the stage's web ACL, when its rate-based rules are on ([`crate::waf`])
+//!    → 403 `WAF_FILTERED`, before anything of API Gateway;
 //! 1. `OPTIONS` on a resource: the CORS preflight, no authorizer.
 //! 2. the route, from `policies::ROUTES` (the table the authorizer and the
 //!    api use): no resource or method → 403 `Missing Authentication Token`;
@@ -64,6 +66,7 @@ use crate::responses::{GatewayError, preflight};
 use crate::stats::{Authorized, Stats};
 use crate::tiers::{Refusal, Tiers, utc_day};
 use crate::usage::StageThrottle;
+use crate::waf::WebAcl;
 
 /// API Gateway's payload limit.
 pub const MAX_PAYLOAD_BYTES: usize = 10 * 1024 * 1024;
@@ -123,6 +126,7 @@ pub struct Gateway {
     tiers: Tiers,
     user_usage_key: String,
     stage_throttle: Option<StageThrottle>,
+    waf: WebAcl,
     cors_origin: HeaderValue,
     arn_prefix: String,
     api_id: String,
@@ -162,6 +166,7 @@ impl Gateway {
             tiers: Tiers::new(config.usage_plan, &config.tiers),
             user_usage_key: crate::config::LOCAL_USER_USAGE_KEY.to_owned(),
             stage_throttle: config.stage_throttle.map(|r| StageThrottle::new(r, now)),
+            waf: WebAcl::new(&config.waf, now),
             cors_origin: HeaderValue::from_str(&config.cors_origin).map_err(|_| BadCorsOrigin)?,
             arn_prefix: format!(
                 "arn:aws:execute-api:{LOCAL_REGION}:{LOCAL_ACCOUNT_ID}:{}/{}/",
@@ -194,9 +199,16 @@ impl Gateway {
     pub async fn handle(&self, request: Request<Body>, peer: Option<SocketAddr>) -> Response<Body> {
         let started = Instant::now();
         let request_id = uuid::Uuid::now_v7().to_string();
-        let mut response = match self.serve(request, peer, &request_id).await {
-            Ok(response) => response,
-            Err(e) => e.to_response(&self.cors_origin),
+        // WAF sees the request first; its client IP is the peer's address.
+        let blocked = self
+            .waf
+            .inspect(peer.map(|p| p.ip()), request.headers(), Instant::now());
+        let mut response = match blocked {
+            Some(_) => crate::waf::blocked_response(&self.cors_origin),
+            None => match self.serve(request, peer, &request_id).await {
+                Ok(response) => response,
+                Err(e) => e.to_response(&self.cors_origin),
+            },
         };
         // API Gateway names every answer, its own and the integration's.
         if let Ok(v) = HeaderValue::from_str(&request_id) {

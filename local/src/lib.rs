@@ -2,6 +2,7 @@
 //! account and no Docker. DEVELOPMENT ONLY.
 //!
 //! The real authorizer and the real api run in process behind an emulation
+//! of the optional web ACL's rate-based rules ([`waf`], off by default) and
 //! of API Gateway's REST API ([`gateway`]): the same route table, the TOKEN
 //! event, the authorizer result cache ([`cache`]), policy evaluation, usage
 //! plan and stage throttles ([`usage`]), gateway responses and the CORS
@@ -37,3 +38,4 @@ pub mod server;
 pub mod stats;
 pub mod tiers;
 pub mod usage;
+pub mod waf;

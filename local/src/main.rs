@@ -42,6 +42,7 @@ async fn serve(args: ServeArgs) -> Result<(), Box<dyn std::error::Error>> {
         alice: stack.mint("alice", &[], None).transpose()?,
         bob: stack.mint("bob", &["readonly"], None).transpose()?,
         partner_key: stack.partner_key().map(str::to_owned),
+        idp_off: stack.idp_off().map(ToString::to_string),
     };
     println!("{}", banner(&stack.url(), &stage, &credentials));
     tokio::signal::ctrl_c().await?;

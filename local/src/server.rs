@@ -19,7 +19,7 @@ use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::backends::{Registry, Store};
-use crate::config::{IdpChoice, StackConfig};
+use crate::config::{IdpChoice, IdpOff, StackConfig};
 use crate::gateway::{Authorize, BadCorsOrigin, Gateway};
 use crate::idp::{
     DEV_CLIENT_ID, DEV_MACHINE_CLIENT_ID, DEV_POOL_ID, DevIdp, IdpError, JWKS_PATH, MintRequest,
@@ -73,6 +73,7 @@ pub struct Stack {
     addr: SocketAddr,
     gateway: Arc<Gateway>,
     idp: Option<Arc<DevIdp>>,
+    idp_off: Option<IdpOff>,
     partner_key: Option<String>,
     router: Router,
     shutdown: oneshot::Sender<()>,
@@ -108,14 +109,21 @@ impl Stack {
             addr
         };
 
-        let idp = match config.idp {
-            IdpChoice::Development => Some(Arc::new(DevIdp::generate()?)),
-            IdpChoice::Cognito { .. } | IdpChoice::Off => None,
+        // Decided on the address really bound: off a loopback one, the
+        // development identity provider would mint tokens for the network.
+        let idp_choice = config
+            .idp
+            .clone()
+            .listening_on(addr, config.dev_idp_on_network);
+        let (idp, idp_off) = match &idp_choice {
+            IdpChoice::Development => (Some(Arc::new(DevIdp::generate()?)), None),
+            IdpChoice::Cognito { .. } => (None, None),
+            IdpChoice::Off(why) => (None, Some(why.clone())),
         };
         let registry = Registry::open(&config.registry).await?;
         let mut vars: Vec<(&str, String)> =
             vec![("API_KEYS_SECRET_ID", registry.secret_id.clone())];
-        match &config.idp {
+        match &idp_choice {
             IdpChoice::Development => {
                 vars.push(("COGNITO_USER_POOL_ID", DEV_POOL_ID.into()));
                 vars.push((
@@ -136,7 +144,7 @@ impl Stack {
                 }
             }
             // JWT authentication is off: partner keys only.
-            IdpChoice::Off => {}
+            IdpChoice::Off(_) => {}
         }
         let authorizer_config = authorizer::Config::from_pairs(&vars)?;
         // The functions' EMF lines, as CloudWatch would receive them.
@@ -186,12 +194,13 @@ impl Stack {
             app,
         )?);
 
-        let router = router(Arc::clone(&gateway), idp.clone());
+        let router = router(Arc::clone(&gateway), idp.clone(), idp_off.clone());
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(crate::listen::serve(
             listener,
             router.clone(),
-            config.header_read_timeout,
+            crate::listen::http1(config.header_read_timeout)
+                .body_idle_timeout(config.body_idle_timeout),
             async {
                 let _ = signal.await;
             },
@@ -204,6 +213,7 @@ impl Stack {
             addr: self_addr,
             gateway,
             idp,
+            idp_off,
             partner_key: registry.dev_key,
             router,
             shutdown,
@@ -245,6 +255,12 @@ impl Stack {
     /// Whether the development identity provider is on.
     pub fn has_dev_idp(&self) -> bool {
         self.idp.is_some()
+    }
+
+    /// Why the development identity provider is off, when it is (not when
+    /// a Cognito pool replaces it).
+    pub fn idp_off(&self) -> Option<&IdpOff> {
+        self.idp_off.as_ref()
     }
 
     /// A development access token for `sub` (development identity provider only).
@@ -302,11 +318,13 @@ pub fn unix_now() -> u64 {
         .unwrap_or_default()
 }
 
-fn router(gateway: Arc<Gateway>, idp: Option<Arc<DevIdp>>) -> Router {
+fn router(gateway: Arc<Gateway>, idp: Option<Arc<DevIdp>>, idp_off: Option<IdpOff>) -> Router {
     let mut router = crate::dev_endpoints::metrics_route(Arc::clone(gateway.stats()))
         .merge(crate::contract::openapi_route());
     if let Some(idp) = idp {
         router = router.merge(crate::dev_endpoints::routes(idp));
+    } else if let Some(why) = idp_off {
+        router = router.merge(crate::dev_endpoints::off_routes(&why));
     }
     router.fallback(move |request: Request<Body>| {
         let gateway = Arc::clone(&gateway);

@@ -926,39 +926,106 @@ async fn the_development_idp_refuses_what_a_web_page_can_send() {
     stack.shutdown().await.unwrap();
 }
 
-#[tokio::test]
-async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
-    use clap::Parser;
-    use local::config::{Cli, IdpChoice};
-    let cli = Cli::try_parse_from(["local", "--table", "items"]).unwrap();
-    assert_eq!(cli.serve.into_config().unwrap().idp, IdpChoice::Off);
-    // Off means off: no /_dev routes at all (the memory store stands in for
-    // the table here; the choice is what matters).
-    let (stack, client) = start(StackConfig {
-        idp: IdpChoice::Off,
-        ..config()
-    })
-    .await;
-    assert!(!stack.has_dev_idp());
-    let r = client
+/// `POST /_dev/token` and `GET /_dev/jwks.json` as local tools send them
+/// (a loopback `Host`, JSON, no `Origin`): their statuses and bodies.
+async fn dev_endpoints(client: &Client, stack: &Stack) -> [(StatusCode, Value); 2] {
+    let host = format!("127.0.0.1:{}", stack.addr().port());
+    let token = client
         .post(format!("{}/_dev/token", stack.url()))
+        .header("Host", &host)
         .header("Content-Type", "application/json")
-        .body(json!({"sub": "x"}).to_string())
+        .body(json!({"sub": "mallory"}).to_string())
         .send()
         .await
         .unwrap();
+    let jwks = client
+        .get(format!("{}/_dev/jwks.json", stack.url()))
+        .header("Host", &host)
+        .send()
+        .await
+        .unwrap();
+    let mut out = Vec::new();
+    for r in [token, jwks] {
+        out.push((r.status(), r.json::<Value>().await.unwrap()));
+    }
+    [out[0].clone(), out[1].clone()]
+}
+
+/// The development identity provider is off: both its endpoints answer
+/// 404 naming `flag`, and partner keys still work.
+async fn assert_idp_off(client: &Client, stack: &Stack, flag: &str) {
+    assert!(!stack.has_dev_idp());
+    assert!(stack.mint("alice", &[], None).is_none());
+    for (status, body) in dev_endpoints(client, stack).await {
+        assert_eq!(status, 404, "{body}");
+        assert!(body["message"].as_str().unwrap().contains(flag), "{body}");
+    }
+    let r = call(
+        client,
+        stack,
+        Method::GET,
+        "/items",
+        Some(&partner(stack)),
+        None,
+    )
+    .await;
+    assert_eq!(r.status, 200);
+}
+
+#[tokio::test]
+async fn with_real_backends_the_development_idp_is_off_unless_asked_for() {
+    use clap::Parser;
+    use local::config::{Cli, IdpChoice, IdpOff};
+    let cli = Cli::try_parse_from(["local", "--table", "items"]).unwrap();
+    let off = IdpChoice::Off(IdpOff::RealData);
+    assert_eq!(cli.serve.into_config().unwrap().idp, off);
+    // Off means off: the /_dev endpoints answer 404 and say why (the memory
+    // store stands in for the table here; the choice is what matters).
+    let (stack, client) = start(StackConfig {
+        idp: off,
+        ..config()
+    })
+    .await;
+    assert_idp_off(&client, &stack, "--dev-idp-with-real-backends").await;
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn off_a_loopback_address_the_development_idp_is_off_unless_asked_for_by_name() {
+    use local::config::IdpOff;
+    // Every interface: what a peer on the network reaches, Host and all.
+    let on_network = StackConfig {
+        addr: "0.0.0.0:0".parse().unwrap(),
+        ..StackConfig::default()
+    };
+    let (stack, client) = start(on_network.clone()).await;
+    assert!(matches!(
+        stack.idp_off(),
+        Some(IdpOff::NetworkAddress(a)) if a.ip().is_unspecified()
+    ));
+    assert_idp_off(&client, &stack, "--dev-idp-on-network").await;
+    stack.shutdown().await.unwrap();
+
+    // Asked for by name, it mints as on loopback.
+    let (stack, client) = start(StackConfig {
+        dev_idp_on_network: true,
+        ..on_network
+    })
+    .await;
+    assert!(stack.has_dev_idp());
+    let [(status, body), (jwks_status, _)] = dev_endpoints(&client, &stack).await;
     assert_eq!(
-        r.status(),
-        403,
-        "no such route: Missing Authentication Token"
+        (status, jwks_status),
+        (StatusCode::OK, StatusCode::OK),
+        "{body}"
     );
-    // Partner keys still work.
+    let token = body["access_token"].as_str().unwrap();
     let r = call(
         &client,
         &stack,
         Method::GET,
         "/items",
-        Some(&partner(&stack)),
+        Some(&format!("Bearer {token}")),
         None,
     )
     .await;
@@ -982,6 +1049,64 @@ async fn a_client_that_never_finishes_its_headers_is_disconnected() {
     // The server closes (or answers 408) instead of waiting forever.
     let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut buf)).await;
     assert!(read.is_ok(), "the connection was held open");
+    stack.shutdown().await.unwrap();
+}
+
+/// Sends `head` and then `pieces` of the body, `gap` apart, and reads the
+/// answer until the server closes (at most 5 s): the answer's text.
+async fn trickle(stack: &Stack, head: &str, pieces: &[&str], gap: Duration) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut tcp = tokio::net::TcpStream::connect(stack.addr()).await.unwrap();
+    tcp.write_all(head.as_bytes()).await.unwrap();
+    for piece in pieces {
+        tokio::time::sleep(gap).await;
+        tcp.write_all(piece.as_bytes()).await.unwrap();
+    }
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "the connection was held open: {answer:?}");
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_that_stops_arriving_is_answered_408_and_the_connection_closed() {
+    let (stack, _) = start(StackConfig {
+        body_idle_timeout: Duration::from_millis(300),
+        ..config()
+    })
+    .await;
+    let alice = bearer(&stack, "alice", &[], None);
+    let body = json!({"name": "trickled"}).to_string();
+    let head = |path: &str, auth: &str| {
+        format!(
+            "POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {auth}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            body.len()
+        )
+    };
+    // Half a body, then nothing: 408, and the server closes.
+    let stalled = trickle(
+        &stack,
+        &head("/items", &alice),
+        &[&body[..5]],
+        Duration::ZERO,
+    )
+    .await;
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    assert!(
+        stalled.to_ascii_lowercase().contains("connection: close"),
+        "{stalled}"
+    );
+    // The development identity provider's endpoint reads bodies too.
+    let head_dev = "POST /_dev/token HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n";
+    let stalled = trickle(&stack, head_dev, &["{\"sub\""], Duration::ZERO).await;
+    assert!(stalled.starts_with("HTTP/1.1 408"), "{stalled}");
+    // A slow body whose bytes keep coming is served: the limit is on the
+    // silence, not on the whole upload.
+    let mut keep_alive_off = head("/items", &alice);
+    keep_alive_off.insert_str(keep_alive_off.len() - 2, "Connection: close\r\n");
+    let pieces = [&body[..4], &body[4..8], &body[8..12], &body[12..]];
+    let served = trickle(&stack, &keep_alive_off, &pieces, Duration::from_millis(150)).await;
+    assert!(served.starts_with("HTTP/1.1 201"), "{served}");
     stack.shutdown().await.unwrap();
 }
 
@@ -1098,5 +1223,95 @@ async fn the_metrics_page_sums_up_what_the_stack_served() {
         .await
         .unwrap();
     assert_eq!(r.status(), 403);
+    stack.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn the_waf_rules_stop_a_flood_without_credential_and_one_from_a_single_token_while_others_are_served()
+ {
+    use local::waf::WafConfig;
+    use std::net::IpAddr;
+    let (stack, _) = start(StackConfig {
+        waf: WafConfig {
+            ip_limit: Some(20),
+            credential_limit: Some(30),
+            window_seconds: 60,
+        },
+        ..config()
+    })
+    .await;
+    // A client whose connections come from 127.0.0.<last>: the stack takes
+    // the peer address as the client IP.
+    let from = |last: u8| {
+        Client::builder()
+            .local_address(IpAddr::from([127, 0, 0, last]))
+            .build()
+            .unwrap()
+    };
+    let alice = bearer(&stack, "alice", &[], None);
+    let mallory = bearer(&stack, "mallory", &[], None);
+    let alice_client = from(3);
+    let mut alice_calls = 0;
+    let mut alice_is_served = async || {
+        alice_calls += 1;
+        let r = call(
+            &alice_client,
+            &stack,
+            Method::GET,
+            "/items",
+            Some(&alice),
+            None,
+        )
+        .await;
+        assert_eq!(r.status, 200, "alice, call {alice_calls}: {}", r.body);
+    };
+
+    // A flood with no credential from one address: the gate's 401 up to
+    // the IP rule's limit, then the rule's 429 (the template's custom
+    // response: JSON, the CORS origin, no Retry-After).
+    let flooder = from(2);
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let r = call(&flooder, &stack, Method::GET, "/items", None, None).await;
+        statuses.push(r.status.as_u16());
+        if n >= 20 {
+            assert_eq!(r.body["title"], "Too Many Requests", "{}", r.body);
+            assert_eq!(r.headers["content-type"], "application/json");
+            assert!(r.headers.get("access-control-allow-origin").is_some());
+            assert!(r.headers.get("retry-after").is_none());
+        }
+        if n % 8 == 0 {
+            alice_is_served().await;
+        }
+    }
+    assert_eq!(statuses[..20], [401; 20]);
+    assert_eq!(statuses[20..], [429; 20]);
+    // Blocked by address, whatever credential it brings now.
+    let r = call(&flooder, &stack, Method::GET, "/items", Some(&alice), None).await;
+    assert_eq!(r.status, 429);
+
+    // A flood with one token from ten addresses, each under the IP limit:
+    // the credential rule stops it after its limit.
+    let spread: Vec<Client> = (10..20).map(from).collect();
+    let mut statuses = Vec::new();
+    for n in 0..40 {
+        let r = call(
+            &spread[n % 10],
+            &stack,
+            Method::GET,
+            "/items",
+            Some(&mallory),
+            None,
+        )
+        .await;
+        statuses.push(r.status.as_u16());
+        if n % 8 == 0 {
+            alice_is_served().await;
+        }
+    }
+    assert_eq!(statuses[..30], [200; 30]);
+    assert_eq!(statuses[30..], [429; 10]);
+    // Alice's own credential and address are hers alone.
+    alice_is_served().await;
     stack.shutdown().await.unwrap();
 }

@@ -42,6 +42,16 @@ use serde_json::Value;
 /// The default namespace (`POWERTOOLS_METRICS_NAMESPACE` overrides it).
 pub const DEFAULT_NAMESPACE: &str = "SecuredApi";
 
+/// The longest line either function writes, its newline included, whatever
+/// a caller sends: text an attacker chooses (a token's `kid`, a claim)
+/// must not inflate the logs, which are billed and searched by the byte.
+pub const MAX_LINE: usize = 2048;
+
+/// The most of one string value a line keeps, in bytes of its JSON form
+/// without the quotes: a longer value keeps its first bytes and its length
+/// (`aaaa…(4000 bytes)`). Every dimension value is shorter by construction.
+pub const MAX_VALUE: usize = 256;
+
 /// Dimension names.
 pub mod dimension {
     /// `authorizer` or `api` (`POWERTOOLS_SERVICE_NAME` overrides it).
@@ -278,10 +288,15 @@ impl<'a> EmfLine<'a> {
         EmfLine { out }
     }
 
-    /// A string member (a dimension value or a property).
+    /// A string member (a dimension value or a property), bounded to
+    /// [`MAX_VALUE`] and to the room left in a line of [`MAX_LINE`] bytes
+    /// (its closing brace and newline kept): write the members the code
+    /// controls first and text an attacker chooses last, so that only the
+    /// latter can be cut.
     pub fn text(&mut self, name: &str, value: &str) -> &mut Self {
         self.key(name);
-        push_json_str(self.out, value);
+        let room = line_room(self.out.len());
+        push_json_str_bounded(self.out, value, room.min(MAX_VALUE));
         self
     }
 
@@ -311,6 +326,52 @@ impl<'a> EmfLine<'a> {
         }
         push_json_str(self.out, name);
         self.out.push(':');
+    }
+}
+
+/// The bytes a value's JSON form may still take (its quotes excluded) in a
+/// line of `used` bytes that keeps room for its `}` and newline.
+pub fn line_room(used: usize) -> usize {
+    MAX_LINE.saturating_sub(used + 2 + 2)
+}
+
+/// `s` as a JSON string whose content (quotes excluded) takes at most
+/// `max` bytes: all of it when it fits, else its longest prefix that fits
+/// with a marker of its length, `…(4000 bytes)` (an empty string if not
+/// even the marker fits). The one bounding point of every value the lines
+/// write, so a new field or a new error's message is bounded too.
+pub fn push_json_str_bounded(out: &mut String, s: &str, max: usize) {
+    let escaped: usize = s.chars().map(escaped_len).sum();
+    if escaped <= max {
+        push_json_str(out, s);
+        return;
+    }
+    let marker = format!("…({} bytes)", s.len());
+    let Some(budget) = max.checked_sub(marker.len()) else {
+        out.push_str(r#""""#);
+        return;
+    };
+    let mut used = 0;
+    let mut end = 0;
+    for (i, c) in s.char_indices() {
+        used += escaped_len(c);
+        if used > budget {
+            break;
+        }
+        end = i + c.len_utf8();
+    }
+    let mut cut = String::with_capacity(end + marker.len());
+    cut.push_str(&s[..end]);
+    cut.push_str(&marker);
+    push_json_str(out, &cut);
+}
+
+/// The bytes `c` takes in a JSON string as [`push_json_str`] writes it.
+fn escaped_len(c: char) -> usize {
+    match c {
+        '"' | '\\' | '\n' | '\r' | '\t' => 2,
+        c if c.is_control() => 6,
+        c => c.len_utf8(),
     }
 }
 
@@ -411,6 +472,51 @@ mod tests {
             let mut out = String::new();
             push_json_str(&mut out, s);
             assert_eq!(serde_json::from_str::<String>(&out).unwrap(), s, "{s:?}");
+        }
+    }
+
+    fn bounded(s: &str, max: usize) -> String {
+        let mut out = String::new();
+        push_json_str_bounded(&mut out, s, max);
+        out
+    }
+
+    #[test]
+    fn a_value_that_fits_is_written_whole_and_a_longer_one_keeps_its_start_and_length() {
+        assert_eq!(bounded("kid-1", 64), r#""kid-1""#);
+        assert_eq!(
+            bounded(&"a".repeat(64), 64),
+            format!(r#""{}""#, "a".repeat(64))
+        );
+        let long = "k".repeat(4000);
+        let out = bounded(&long, 64);
+        let back: String = serde_json::from_str(&out).unwrap();
+        let marker = "…(4000 bytes)";
+        assert_eq!(back, format!("{}{marker}", "k".repeat(64 - marker.len())));
+        assert_eq!(out.len() - 2, 64);
+        // Escapes count as what they take in the line.
+        let out = bounded(&"\"\n".repeat(100), 64);
+        assert!(out.len() - 2 <= 64, "{out}");
+        let back: String = serde_json::from_str(&out).unwrap();
+        assert!(back.starts_with("\"\n\"\n") && back.ends_with("…(200 bytes)"));
+        // Not even the marker fits: an empty string, still JSON.
+        assert_eq!(bounded(&long, 5), r#""""#);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_value_is_bounded_json_that_reads_back_as_itself_or_its_start(
+            s in "(\\PC|[\"\\\\\n\u{1}\u{85}])*",
+            max in 0usize..300,
+        ) {
+            let out = bounded(&s, max);
+            let back: String = serde_json::from_str(&out).unwrap();
+            proptest::prop_assert!(out.len() - 2 <= max || back.is_empty());
+            if back != s {
+                let marker = format!("…({} bytes)", s.len());
+                let start = back.strip_suffix(&marker).unwrap_or("");
+                proptest::prop_assert!(back.is_empty() || s.starts_with(start), "{back:?}");
+            }
         }
     }
 

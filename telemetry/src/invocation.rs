@@ -6,6 +6,8 @@
 
 use std::future::Future;
 
+use tokio::task::futures::TaskLocalFuture;
+
 tokio::task_local! {
     static CURRENT: Invocation;
 }
@@ -27,25 +29,41 @@ impl Invocation {
         CURRENT.scope(self, f).await
     }
 
+    /// `f` with `self` as the current invocation whenever it is polled (a
+    /// nameable future, for a `tower::Service`).
+    pub fn scoped<F: Future>(self, f: F) -> TaskLocalFuture<Invocation, F> {
+        CURRENT.scope(self, f)
+    }
+
+    /// Calls `f` with `self` as the current invocation.
+    pub fn sync_scope<R>(self, f: impl FnOnce() -> R) -> R {
+        CURRENT.sync_scope(self, f)
+    }
+
     /// A copy of the current invocation's ids, if there is one.
     pub fn current() -> Option<Invocation> {
         CURRENT.try_with(Invocation::clone).ok()
     }
 
     /// Writes the current invocation's ids (nothing outside an invocation)
-    /// as members of a JSON object being written into `out`.
+    /// as members of the JSON line being written into `out` (from its
+    /// start).
     pub fn write_current(out: &mut String) {
         let _ = CURRENT.try_with(|inv| inv.write_members(out));
     }
 
-    /// Writes the ids as members of a JSON object being written into `out`
-    /// (each `,"name":"value"`).
+    /// Writes the ids as members of the JSON line being written into `out`
+    /// (each `,"name":"value"`). `out` holds the line from its start: each
+    /// id is bounded as every value of a line is (`emf::MAX_VALUE`, and the
+    /// room left in `emf::MAX_LINE`), for a forged event's ids are text its
+    /// sender chose.
     pub fn write_members(&self, out: &mut String) {
         let mut member = |name: &str, value: &str| {
             out.push(',');
             crate::emf::push_json_str(out, name);
             out.push(':');
-            crate::emf::push_json_str(out, value);
+            let room = crate::emf::line_room(out.len());
+            crate::emf::push_json_str_bounded(out, value, room.min(crate::emf::MAX_VALUE));
         };
         member("requestId", &self.request_id);
         if let Some(id) = &self.api_request_id {

@@ -8,6 +8,8 @@
 //!   where API Gateway supplies them, its request id and the X-Ray trace id,
 //!   so one request can be followed from the gateway to the authorizer to
 //!   the api in CloudWatch Logs Insights.
+//! - [`runtime`]: the Lambda runtime's layer that makes the invocation's
+//!   ids current for the runtime's own lines too.
 //! - [`Sink`]: where a function writes its lines (stdout in Lambda, memory in
 //!   tests).
 //!
@@ -18,6 +20,7 @@
 pub mod emf;
 pub mod invocation;
 pub mod log;
+pub mod runtime;
 pub mod xray;
 
 use std::io::Write as _;

@@ -47,7 +47,7 @@
 //! # Ok::<(), std::io::Error>(())
 //! ```
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::{BTreeMap, HashSet, VecDeque};
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -128,6 +128,57 @@ impl Line {
     pub fn json(&self) -> Option<Value> {
         serde_json::from_str(&self.text).ok()
     }
+}
+
+/// A run's lines as JSON, split into the cold start's and each
+/// invocation's ([`by_invocation`]).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct LogLines {
+    /// The lines written before any line of an invocation.
+    pub cold_start: Vec<Value>,
+    /// Each invocation's lines, by request id, in the order written.
+    pub invocations: BTreeMap<String, Vec<Value>>,
+}
+
+impl LogLines {
+    /// The lines of the invocation `request_id` (none if it wrote none).
+    pub fn of(&self, request_id: &str) -> &[Value] {
+        self.invocations.get(request_id).map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Reads `lines` as CloudWatch Logs Insights would have to: every line one
+/// JSON object, and every line after the cold start's carrying the
+/// `requestId` of its invocation. The cold start's lines are those on
+/// stdout before the first line with a `requestId` (they belong to no
+/// invocation); a line on stderr belongs to an invocation. An error names
+/// the first line that breaks the rule.
+pub fn by_invocation(lines: &[Line]) -> Result<LogLines, String> {
+    let mut out = LogLines::default();
+    let mut started = false;
+    for line in lines {
+        let value = line
+            .json()
+            .filter(Value::is_object)
+            .ok_or_else(|| format!("not a JSON object on {}: {}", line.stream, line.text))?;
+        match value.get("requestId").and_then(Value::as_str) {
+            Some(id) => {
+                started |= line.stream == Stream::Stdout;
+                out.invocations
+                    .entry(id.to_owned())
+                    .or_default()
+                    .push(value);
+            }
+            None if !started && line.stream == Stream::Stdout => out.cold_start.push(value),
+            None => {
+                return Err(format!(
+                    "a line without its invocation's requestId on {}: {}",
+                    line.stream, line.text
+                ));
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// An event to hand over, with the headers Lambda sends with it.
@@ -389,6 +440,20 @@ impl Function {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone()
+    }
+
+    /// Waits (bounded) until the lines written so far satisfy `done`, for a
+    /// test that reads an invocation's lines before the process ends; the
+    /// lines, whether or not they did.
+    pub fn wait_for_lines(&self, done: impl Fn(&[Line]) -> bool) -> Vec<Line> {
+        let deadline = Instant::now() + self.timeout;
+        loop {
+            let lines = self.lines();
+            if done(&lines) || Instant::now() >= deadline {
+                return lines;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
     }
 
     /// Stops the process and returns every line it wrote.
@@ -768,6 +833,36 @@ mod tests {
         ] {
             assert!(!is_loopback_http(url), "{url}");
         }
+    }
+
+    #[test]
+    fn lines_are_split_at_the_first_line_of_an_invocation() {
+        let line = |stream, text: &str| Line {
+            stream,
+            text: text.to_owned(),
+        };
+        let lines = [
+            line(Stream::Stdout, r#"{"message":"started"}"#),
+            line(Stream::Stdout, r#"{"message":"a","requestId":"r1"}"#),
+            line(Stream::Stderr, r#"{"message":"b","requestId":"r2"}"#),
+            line(Stream::Stdout, r#"{"message":"c","requestId":"r1"}"#),
+        ];
+        let split = by_invocation(&lines).unwrap();
+        assert_eq!(split.cold_start.len(), 1);
+        assert_eq!(split.of("r1").len(), 2);
+        assert_eq!(split.of("r2").len(), 1);
+        assert!(split.of("r3").is_empty());
+        for bad in [
+            line(Stream::Stdout, r#"{"message":"late"}"#),
+            line(Stream::Stdout, "Error: plain text"),
+            line(Stream::Stdout, "[1]"),
+        ] {
+            let mut with = lines.to_vec();
+            with.push(bad);
+            assert!(by_invocation(&with).is_err());
+        }
+        // On stderr, even before any invocation: no order to tell by.
+        assert!(by_invocation(&[line(Stream::Stderr, r#"{"message":"x"}"#)]).is_err());
     }
 
     #[test]

@@ -2435,11 +2435,17 @@ fn the_optional_web_acl_guards_the_stage_with_managed_rules_and_two_rate_limits(
             .and_then(|a| get(a, "Block"))
             .and_then(|b| get(b, "CustomResponse"))
             .expect("a custom response");
+        // The local stack's emulation answers the same (local/src/waf.rs).
         assert_eq!(
             get(response, "ResponseCode").and_then(Value::as_i64),
-            Some(429)
+            Some(i64::from(local::waf::RATE_LIMITED_STATUS.as_u16()))
         );
         let key = str_at(response, &["CustomResponseBodyKey"]).unwrap();
+        assert_eq!(
+            str_at(bodies, &[key, "Content"]),
+            Some(local::waf::RATE_LIMITED_BODY),
+            "the local stack's rate rules answer what the web ACL does"
+        );
         assert_eq!(
             str_at(bodies, &[key, "ContentType"]),
             Some("APPLICATION_JSON")
