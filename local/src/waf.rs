@@ -367,10 +367,20 @@ mod tests {
     }
 
     #[test]
-    fn a_blocked_request_gets_the_waf_filtered_gateway_response() {
-        let r = blocked_response(&HeaderValue::from_static("*"));
-        assert_eq!(r.status(), 403);
-        assert_eq!(r.headers()["x-amzn-errortype"], "ForbiddenException");
-        assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    fn a_blocked_request_gets_the_rate_rules_custom_response() {
+        let r = blocked_response(&HeaderValue::from_static("https://app.example"));
+        assert_eq!(r.status(), 429);
+        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json");
+        assert_eq!(
+            r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "https://app.example"
+        );
+        assert!(r.headers().get(header::RETRY_AFTER).is_none());
+        assert!(
+            r.headers().get("x-amzn-errortype").is_none(),
+            "WAF's, not API Gateway's"
+        );
+        let body: serde_json::Value = serde_json::from_str(RATE_LIMITED_BODY).unwrap();
+        assert_eq!(body["status"], 429);
     }
 }
