@@ -147,7 +147,7 @@ mod tests {
             json["context"],
             serde_json::json!({
                 "owner": "user:user-1", "authType": "jwt", "permissions": "items:read",
-                "expiresAt": 1_800_000_000u64, "sub": "user-1", "username": "alice", "clientId": "client1",
+                "expiresAt": 1_800_000_000u64, "issuer": "cognito", "sub": "user-1", "username": "alice", "clientId": "client1",
                 "scopes": "items/read", "groups": "readonly staff"
             })
         );

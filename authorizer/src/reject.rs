@@ -39,8 +39,10 @@ pub enum Rejection {
     /// Not a compact JWS (`header.payload.signature`, base64url, JSON).
     #[error("malformed token: {0}")]
     MalformedToken(&'static str),
-    /// An `alg` outside RS256/RS384/RS512/ES256/ES384 (`none` and HMAC among them).
-    #[error("algorithm {alg:?} is not allowed; expected RS256, RS384, RS512, ES256 or ES384")]
+    /// An `alg` this verifier does not know (`none` and HMAC among them).
+    #[error(
+        "algorithm {alg:?} is not supported; expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA"
+    )]
     UnsupportedAlgorithm {
         /// The header's `alg`.
         alg: String,
@@ -68,6 +70,18 @@ pub enum Rejection {
     /// The signature does not verify with the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// A known `alg` that the token's issuer does not allow.
+    #[error("algorithm {alg} is not allowed for issuer {issuer}")]
+    DisallowedAlgorithm {
+        /// The header's `alg`.
+        alg: &'static str,
+        /// The issuer: `cognito` or the trusted issuer's alias.
+        issuer: String,
+    },
+    /// An ECDSA signature in high-S form: the twin of a low-S one, which
+    /// would make a second spelling of one token.
+    #[error("ECDSA signature is not in low-S form")]
+    HighSSignature,
     /// The payload is not a JSON object of claims.
     #[error("payload is not a JSON object of claims")]
     MalformedClaims,
@@ -182,6 +196,8 @@ impl Rejection {
             Rejection::UnknownKid { .. } => "unknown_kid",
             Rejection::KeyMismatch { .. } => "key_mismatch",
             Rejection::InvalidSignature => "invalid_signature",
+            Rejection::DisallowedAlgorithm { .. } => "disallowed_algorithm",
+            Rejection::HighSSignature => "high_s_signature",
             Rejection::MalformedClaims => "malformed_claims",
             Rejection::ClaimType { .. } => "claim_type",
             Rejection::MissingClaim(_) => "missing_claim",

@@ -5,6 +5,7 @@
 //! [`revocation`] asks Cognito whether a verified access token still stands.
 
 pub mod claims;
+pub mod ecdsa;
 pub mod https;
 pub mod jwk;
 pub mod jwks;

@@ -11,8 +11,9 @@ use std::sync::Arc;
 
 use crate::config::CognitoConfig;
 use crate::jwt::claims::{ClaimRules, VerifiedToken};
+use crate::jwt::jwk::SignatureFault;
 use crate::jwt::jwks::JwksCache;
-use crate::jwt::token;
+use crate::jwt::token::{self, SigAlg};
 use crate::jwt::verified::VerifiedTokens;
 use crate::reject::Rejection;
 
@@ -67,8 +68,14 @@ impl JwtVerifier {
 
     /// Every step, whatever was verified before.
     async fn verify_fully(&self, token: &str, now: f64) -> Result<VerifiedToken, Rejection> {
-        // 1. parse: shape, header, alg allow-list.
+        // 1. parse: shape, header, a known alg; then the pool's own list.
         let jwt = token::parse(token)?;
+        if !SigAlg::POOL.contains(&jwt.alg) {
+            return Err(Rejection::DisallowedAlgorithm {
+                alg: jwt.alg.name(),
+                issuer: policies::COGNITO_ISSUER.to_owned(),
+            });
+        }
         // 2. key by kid (may refresh the JWKS, rate-limited).
         let key = self
             .keys
@@ -83,10 +90,12 @@ impl JwtVerifier {
                 kid: jwt.kid.clone(),
                 mismatch,
             })?;
-        // 4. signature.
-        if !key.verify(jwt.alg, jwt.signing_input, jwt.signature) {
-            return Err(Rejection::InvalidSignature);
-        }
+        // 4. signature (ECDSA in low-S form only).
+        key.check_signature(jwt.alg, jwt.signing_input, jwt.signature)
+            .map_err(|fault| match fault {
+                SignatureFault::Invalid => Rejection::InvalidSignature,
+                SignatureFault::HighS => Rejection::HighSSignature,
+            })?;
         // 5. and 6. standard, then Cognito claims.
         let payload = token::decode_payload(jwt.payload)?;
         self.rules.check(&payload, now)
