@@ -21,7 +21,8 @@ pub enum Rejection {
     /// Both `Authorization` and `X-Api-Key` were sent.
     #[error("both Authorization and X-Api-Key were presented")]
     AmbiguousCredentials,
-    /// A JWT was presented but no user pool is configured.
+    /// A JWT was presented but neither a user pool nor a trusted issuer is
+    /// configured.
     #[error("JWT authentication is not configured")]
     JwtDisabled,
     /// An API key was presented but no key registry is configured.
@@ -120,8 +121,8 @@ pub enum Rejection {
         /// The clock used.
         now: f64,
     },
-    /// `iss` is not this user pool.
-    #[error("issuer {iss:?} is not the configured user pool")]
+    /// `iss` is neither the user pool nor a trusted issuer (exactly).
+    #[error("issuer {iss:?} is not trusted")]
     WrongIssuer {
         /// The `iss` claim.
         iss: String,
@@ -139,6 +140,42 @@ pub enum Rejection {
     WrongClient {
         /// The client the token was issued to.
         client: String,
+    },
+    /// The header's `typ` is not the issuer's `requiredTyp`.
+    #[error("typ {typ:?} is not {expected}")]
+    WrongTyp {
+        /// The header's `typ`, if any.
+        typ: Option<String>,
+        /// The configured type.
+        expected: String,
+    },
+    /// `aud` names none of a trusted issuer's `audiences`.
+    #[error("audience {aud:?} is not an allowed audience")]
+    WrongAudience {
+        /// The token's audiences, space-separated.
+        aud: String,
+    },
+    /// A claim of a trusted issuer's `requiredClaims` is absent (or `null`).
+    #[error("required claim {claim} is missing")]
+    MissingRequiredClaim {
+        /// The claim.
+        claim: String,
+    },
+    /// A claim of a trusted issuer's `requiredClaims` has none of the values
+    /// required.
+    #[error("required claim {claim} has none of the required values")]
+    WrongClaimValue {
+        /// The claim.
+        claim: String,
+    },
+    /// A claim named by a trusted issuer's configuration (`groupsClaim`) has
+    /// the wrong JSON type.
+    #[error("claim {claim} is not {expected}")]
+    ConfiguredClaimType {
+        /// The claim.
+        claim: String,
+        /// The type it must have.
+        expected: &'static str,
     },
     /// Cognito says the access token was revoked or its user signed out.
     #[error("token was revoked")]
@@ -207,6 +244,11 @@ impl Rejection {
             Rejection::WrongIssuer { .. } => "wrong_issuer",
             Rejection::WrongTokenUse { .. } => "wrong_token_use",
             Rejection::WrongClient { .. } => "wrong_client",
+            Rejection::WrongTyp { .. } => "wrong_typ",
+            Rejection::WrongAudience { .. } => "wrong_audience",
+            Rejection::MissingRequiredClaim { .. } => "missing_claim",
+            Rejection::WrongClaimValue { .. } => "wrong_claim_value",
+            Rejection::ConfiguredClaimType { .. } => "claim_type",
             Rejection::Revoked => "revoked",
             Rejection::RevocationUnavailable => "revocation_unavailable",
             Rejection::MalformedApiKey(_) => "malformed_api_key",

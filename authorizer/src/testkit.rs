@@ -239,11 +239,38 @@ pub fn access_claims(
     claims
 }
 
-/// A JWKS source serving a fixed document and counting fetches.
+/// The claims of an RFC 9068 access token of a trusted issuer for `sub`,
+/// valid from `now` for an hour: `iss`, `aud`, `client_id`, `scope`.
+pub fn oidc_claims(
+    issuer: &str,
+    audience: &str,
+    client_id: &str,
+    sub: &str,
+    scope: &str,
+    now: u64,
+) -> Value {
+    json!({
+        "iss": issuer, "sub": sub, "aud": audience, "client_id": client_id, "scope": scope,
+        "iat": now, "exp": now + 3600, "jti": format!("jti-{sub}-{now}"),
+    })
+}
+
+/// A token of `key` with header `typ` `typ` (RFC 9068 access tokens say
+/// `at+jwt`).
+pub fn sign_typed(key: &SigningKey, typ: &str, claims: &Value) -> Result<String, Unspecified> {
+    key.sign_with_header(
+        &json!({"alg": key.alg().name(), "kid": key.kid(), "typ": typ}),
+        claims,
+    )
+}
+
+/// A JWKS source serving a fixed document and counting fetches; it can be
+/// taken down (every fetch then fails as a 503 would).
 #[derive(Debug, Clone, Default)]
 pub struct StaticJwks {
     body: Arc<std::sync::Mutex<Vec<u8>>>,
     fetches: Arc<AtomicUsize>,
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StaticJwks {
@@ -267,11 +294,21 @@ impl StaticJwks {
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
+
+    /// Takes the source down (`true`) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
 }
 
 impl JwksSource for StaticJwks {
     fn fetch(&self) -> BoxFuture<'_, Result<Vec<u8>, FetchError>> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(FetchError::Status(reqwest::StatusCode::SERVICE_UNAVAILABLE))
+            });
+        }
         let body = self
             .body
             .lock()

@@ -118,13 +118,20 @@ impl JwksCache {
     /// The key with this `kid`, fetching the JWKS again if it is unknown and
     /// the cool-down allows. `None`: no such key.
     pub async fn get(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
+        self.get_stamped(kid).await.map(|(key, _)| key)
+    }
+
+    /// As [`Self::get`], with the generation of the key set the key was
+    /// found in (read together with it, so a key set installed meanwhile
+    /// cannot lend its newer generation to a key it retired).
+    pub async fn get_stamped(&self, kid: &str) -> Option<(Arc<VerifyingKey>, u64)> {
+        if let Some(found) = self.cached(kid) {
+            return Some(found);
         }
         let mut last_fetch = self.last_fetch.lock().await;
         // Whoever held the lock before may have fetched the key already.
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
+        if let Some(found) = self.cached(kid) {
+            return Some(found);
         }
         if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
             return None;
@@ -163,8 +170,12 @@ impl JwksCache {
         kids
     }
 
-    fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        self.snapshot().get(kid).cloned()
+    fn cached(&self, kid: &str) -> Option<(Arc<VerifyingKey>, u64)> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        // Under the read lock: the generation is bumped under the write lock
+        // that installs a new set, so this one is the set's own.
+        let generation = self.generation.load(Ordering::Acquire);
+        keys.get(kid).map(|key| (Arc::clone(key), generation))
     }
 
     fn snapshot(&self) -> Arc<KeyMap> {
