@@ -110,7 +110,11 @@ pub struct ParseError {
 
 impl fmt::Display for ParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.path, self.problem)
+        if self.path.is_empty() {
+            f.write_str(&self.problem)
+        } else {
+            write!(f, "{}: {}", self.path, self.problem)
+        }
     }
 }
 
@@ -606,11 +610,11 @@ mod tests {
     #[test]
     fn the_document_must_be_a_json_array_without_duplicate_members() {
         assert!(
-            error("not json").starts_with(": is not JSON: "),
+            error("not json").starts_with("is not JSON: "),
             "{}",
             error("not json")
         );
-        assert!(error(r#"{"alias": "a"}"#).starts_with(": must be a JSON array"));
+        assert!(error(r#"{"alias": "a"}"#).starts_with("must be a JSON array"));
         assert!(error("[1]").starts_with("[0]: must be an object"));
         let dup =
             r#"[{"alias": "a", "alias": "b", "issuer": "https://a.example", "audiences": ["x"]}]"#;
@@ -621,7 +625,7 @@ mod tests {
         );
         let nested = r#"[{"alias": "a", "issuer": "https://a.example", "audiences": ["x"], "requiredClaims": {"t": "1", "t": "2"}}]"#;
         assert!(error(nested).contains(r#"duplicate member "t""#));
-        assert!(error("[] []").starts_with(": is not JSON"));
+        assert!(error("[] []").starts_with("is not JSON"));
     }
 
     #[test]
