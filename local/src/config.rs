@@ -32,6 +32,8 @@ pub struct Cli {
 }
 
 /// The subcommands.
+// Parsed once per process: the size of the flags' variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the stack (the default).
