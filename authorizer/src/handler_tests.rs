@@ -73,7 +73,7 @@ fn token(claims: &Value) -> String {
     rsa_key().sign(claims).unwrap()
 }
 
-fn run<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn run<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -81,14 +81,17 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn decide(authorizer: &Authorizer, token: &str) -> Result<crate::AuthorizerResponse, Failure> {
+pub(crate) fn decide(
+    authorizer: &Authorizer,
+    token: &str,
+) -> Result<crate::AuthorizerResponse, Failure> {
     run(authorizer.authorize(
         &AuthorizerEvent::token(format!("Bearer {token}"), ARN),
         NOW as f64,
     ))
 }
 
-fn rejection(authorizer: &Authorizer, token: &str) -> Rejection {
+pub(crate) fn rejection(authorizer: &Authorizer, token: &str) -> Rejection {
     match decide(authorizer, token) {
         Err(Failure::Unauthorized(why)) => why,
         other => panic!("expected a rejection, got {other:?}"),

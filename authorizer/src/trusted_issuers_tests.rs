@@ -11,17 +11,19 @@ use policies::{INVOKE_ACTION, evaluate};
 use serde_json::{Value, json};
 
 use crate::BoxFuture;
+use crate::handler_tests::{decide, rejection, run};
 use crate::jwt::revocation::RevocationCheck;
 use crate::jwt::token::SigAlg;
 use crate::testkit::{
     SigningKey, StaticJwks, access_claims, high_s_twin, jwks, oidc_claims, sign_typed,
 };
-use crate::{Authorizer, AuthorizerBuilder, AuthorizerEvent, Config, Failure, Rejection};
+use crate::{Authorizer, AuthorizerBuilder, AuthorizerEvent, Config, Rejection};
 
 const POOL: &str = "us-east-1_TestPool1";
 const POOL_ISSUER: &str = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_TestPool1";
 const OKTA: &str = "https://example.okta.com/oauth2/default";
 const ENTRA: &str = "https://login.example.com/tenant-1/v2.0";
+/// As `handler_tests`' `decide` uses them.
 const NOW: u64 = 1_800_000_000;
 const ARN: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/items";
 const BASE: &str = "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/";
@@ -102,28 +104,6 @@ impl Sources {
             self.okta.fetches(),
             self.entra.fetches(),
         ]
-    }
-}
-
-fn run<F: std::future::Future>(f: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(f)
-}
-
-fn decide(a: &Authorizer, token: &str) -> Result<crate::AuthorizerResponse, Failure> {
-    run(a.authorize(
-        &AuthorizerEvent::token(format!("Bearer {token}"), ARN),
-        NOW as f64,
-    ))
-}
-
-fn refused(a: &Authorizer, token: &str) -> Rejection {
-    match decide(a, token) {
-        Err(Failure::Unauthorized(why)) => why,
-        other => panic!("expected a rejection, got {other:?}"),
     }
 }
 
@@ -258,7 +238,7 @@ fn a_token_for_another_audience_is_refused() {
         .sign(&with(okta_claims(), "aud", json!("api://billing")))
         .unwrap();
     assert_eq!(
-        refused(&a, &t),
+        rejection(&a, &t),
         Rejection::WrongAudience {
             aud: "api://billing".into()
         }
@@ -273,7 +253,7 @@ fn a_token_of_another_client_is_refused() {
         &with(entra_claims(), "client_id", json!("other-app")),
     );
     assert_eq!(
-        refused(&a, &t),
+        rejection(&a, &t),
         Rejection::WrongClient {
             client: "other-app".into()
         }
@@ -293,20 +273,23 @@ fn an_iss_with_a_trailing_slash_or_trusted_by_nothing_is_refused_without_any_fet
         let t = key("okta")
             .sign(&with(okta_claims(), "iss", json!(iss)))
             .unwrap();
-        assert_eq!(refused(&a, &t), Rejection::WrongIssuer { iss: iss.clone() });
+        assert_eq!(
+            rejection(&a, &t),
+            Rejection::WrongIssuer { iss: iss.clone() }
+        );
     }
     // With an unknown kid too: the iss is refused before any key lookup.
     let stranger = SigningKey::rsa("made-up", SigAlg::RS256).unwrap();
     let t = stranger
         .sign(&with(okta_claims(), "iss", json!("https://evil.example")))
         .unwrap();
-    assert!(matches!(refused(&a, &t), Rejection::WrongIssuer { .. }));
+    assert!(matches!(rejection(&a, &t), Rejection::WrongIssuer { .. }));
     assert_eq!(sources.fetches(), [0, 0, 0], "no network call at all");
     // No iss at all.
     let t = key("okta")
         .sign(&with(okta_claims(), "iss", Value::Null))
         .unwrap();
-    assert_eq!(refused(&a, &t), Rejection::MissingClaim("iss"));
+    assert_eq!(rejection(&a, &t), Rejection::MissingClaim("iss"));
 }
 
 #[test]
@@ -316,10 +299,10 @@ fn another_issuers_key_with_a_colliding_kid_never_verifies_this_issuers_tokens()
     // Entra's key "k1" signs a token claiming Okta's iss: Okta's "k1" is
     // another key, so the signature fails.
     let forged = key("entra").sign(&okta_claims()).unwrap();
-    assert_eq!(refused(&a, &forged), Rejection::InvalidSignature);
+    assert_eq!(rejection(&a, &forged), Rejection::InvalidSignature);
     // And the other way round.
     let forged = entra_token_with("okta", &entra_claims());
-    assert_eq!(refused(&a, &forged), Rejection::InvalidSignature);
+    assert_eq!(rejection(&a, &forged), Rejection::InvalidSignature);
     // A kid that only Entra has is unknown to Okta: Okta's set is fetched
     // again (once, cool-down), Entra's is not consulted.
     let ps = key("entra-ps").sign(&okta_claims()).unwrap();
@@ -330,7 +313,7 @@ fn another_issuers_key_with_a_colliding_kid_never_verifies_this_issuers_tokens()
         .build();
     let before = sources.fetches();
     assert_eq!(
-        refused(&okta_only, &ps),
+        rejection(&okta_only, &ps),
         Rejection::UnknownKid { kid: "ps-1".into() }
     );
     let after = sources.fetches();
@@ -349,7 +332,7 @@ fn an_algorithm_the_issuer_does_not_allow_is_refused_before_any_key_lookup() {
     // naming Okta.
     let ps = key("entra-ps").sign(&okta_claims()).unwrap();
     assert_eq!(
-        refused(&a, &ps),
+        rejection(&a, &ps),
         Rejection::DisallowedAlgorithm {
             alg: "PS256",
             issuer: "okta".into()
@@ -360,7 +343,7 @@ fn an_algorithm_the_issuer_does_not_allow_is_refused_before_any_key_lookup() {
             .sign_with_header(&json!({"alg": alg, "kid": "k1"}), &okta_claims())
             .unwrap();
         assert_eq!(
-            refused(&a, &forged),
+            rejection(&a, &forged),
             Rejection::UnsupportedAlgorithm { alg: alg.into() }
         );
     }
@@ -386,7 +369,7 @@ fn the_high_s_twin_of_a_trusted_issuers_es256_token_is_refused() {
     let good = entra_token_with("entra-es", &entra_claims());
     assert!(decide(&a, &good).is_ok());
     assert_eq!(
-        refused(&a, &high_s_twin(&good).unwrap()),
+        rejection(&a, &high_s_twin(&good).unwrap()),
         Rejection::HighSSignature
     );
 }
@@ -396,14 +379,14 @@ fn a_missing_or_wrong_required_claim_is_refused() {
     let a = Sources::new().authorizer();
     let missing = entra_token_with("entra", &with(entra_claims(), "tid", Value::Null));
     assert_eq!(
-        refused(&a, &missing),
+        rejection(&a, &missing),
         Rejection::MissingRequiredClaim {
             claim: "tid".into()
         }
     );
     let wrong = entra_token_with("entra", &with(entra_claims(), "tid", json!("tenant-2")));
     assert_eq!(
-        refused(&a, &wrong),
+        rejection(&a, &wrong),
         Rejection::WrongClaimValue {
             claim: "tid".into()
         }
@@ -416,7 +399,7 @@ fn a_wrong_or_missing_typ_is_refused_and_its_spellings_are_one_type() {
     for typ in ["JWT", "jwt", "application/jwt", "at+jwt+x", "text/at+jwt"] {
         let t = sign_typed(key("entra"), typ, &entra_claims()).unwrap();
         assert_eq!(
-            refused(&a, &t),
+            rejection(&a, &t),
             Rejection::WrongTyp {
                 typ: Some(typ.into()),
                 expected: "at+jwt".into()
@@ -428,7 +411,7 @@ fn a_wrong_or_missing_typ_is_refused_and_its_spellings_are_one_type() {
         .sign_with_header(&json!({"alg": "RS256", "kid": "k1"}), &entra_claims())
         .unwrap();
     assert_eq!(
-        refused(&a, &untyped),
+        rejection(&a, &untyped),
         Rejection::WrongTyp {
             typ: None,
             expected: "at+jwt".into()
@@ -453,7 +436,7 @@ fn one_issuer_down_never_refuses_another_issuers_tokens() {
     run(a.warm_up());
     for _ in 0..3 {
         assert_eq!(
-            refused(&a, &okta_token()),
+            rejection(&a, &okta_token()),
             Rejection::UnknownKid { kid: "k1".into() }
         );
         assert!(decide(&a, &pool_token()).is_ok());
@@ -483,7 +466,7 @@ fn a_trusted_issuers_withdrawn_key_ends_its_cached_tokens_and_no_other_issuers()
     sources.okta.set(&jwks(&[&rotated]));
     assert!(decide(&a, &rotated.sign(&okta_claims()).unwrap()).is_ok());
     assert_eq!(
-        refused(&a, &okta),
+        rejection(&a, &okta),
         Rejection::UnknownKid { kid: "k1".into() }
     );
     // The pool's and Entra's cached verifications are still served: no
@@ -532,7 +515,7 @@ fn a_trusted_issuers_token_is_never_shown_to_cognito() {
         "the scope grants nothing here"
     );
     assert_eq!(cognito.0.load(Ordering::SeqCst), 0);
-    assert_eq!(refused(&a, &pool_token()), Rejection::Revoked);
+    assert_eq!(rejection(&a, &pool_token()), Rejection::Revoked);
     assert_eq!(cognito.0.load(Ordering::SeqCst), 1);
 }
 
@@ -543,7 +526,7 @@ fn trusted_issuers_alone_take_their_tokens_and_refuse_pool_tokens() {
     let a = sources.builder(&config).build();
     assert!(decide(&a, &okta_token()).is_ok());
     assert_eq!(
-        refused(&a, &pool_token()),
+        rejection(&a, &pool_token()),
         Rejection::WrongIssuer {
             iss: POOL_ISSUER.into()
         }
@@ -595,7 +578,7 @@ fn ten_issuers_each_verify_their_own_tokens() {
         // Signed by the next issuer's key (kid k{i+1}): unknown here.
         let other = &keys[(i + 1) % 10];
         assert!(matches!(
-            refused(&a, &other.sign(&claims).unwrap()),
+            rejection(&a, &other.sign(&claims).unwrap()),
             Rejection::UnknownKid { .. }
         ));
     }
