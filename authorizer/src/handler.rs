@@ -23,11 +23,11 @@ use crate::decision;
 use crate::event::{AuthorizerEvent, AuthorizerResponse};
 use crate::fingerprint::fingerprint;
 use crate::jwt::claims::VerifiedToken;
-use crate::jwt::discovery::DiscoveredJwks;
-use crate::jwt::https::{HttpJwksSource, JwksSource};
+use crate::jwt::https::JwksSource;
 use crate::jwt::issuers::{Issuer, Issuers};
 use crate::jwt::jwks::{DEFAULT_COOLDOWN, JwksCache};
 use crate::jwt::revocation::{CognitoRevocation, RevocationCache, RevocationCheck};
+use crate::jwt::sources::NoKeys;
 use crate::jwt::verified::VerifiedTokens;
 use crate::jwt::verifier::JwtVerifier;
 use crate::metrics::{Counters, Decision, DecisionLines};
@@ -456,50 +456,17 @@ impl<'c> AuthorizerBuilder<'c> {
         self
     }
 
-    /// The production key sources for every issuer not given one yet: the
-    /// pool's JWKS over HTTPS (`JWKS_URI`), and each trusted issuer's
-    /// `jwksUri` or, without one, its OIDC discovery. Each fetch is bounded
-    /// by `JWKS_TIMEOUT_MS`; plain http only where the configuration allows
-    /// it. One HTTP client serves every issuer of the same rule.
+    /// The production key sources ([`crate::jwt::sources`]) for every
+    /// issuer not given one yet: the pool's JWKS over HTTPS (`JWKS_URI`),
+    /// and each trusted issuer's `jwksUri` or, without one, its OIDC
+    /// discovery.
     pub fn http_key_sources(mut self) -> Result<Self, reqwest::Error> {
-        let timeout = self.config.jwks_timeout;
-        let mut clients: [Option<reqwest::Client>; 2] = [None, None];
-        let mut client = |allow_http: bool| -> Result<reqwest::Client, reqwest::Error> {
-            let slot = &mut clients[usize::from(allow_http)];
-            if let Some(c) = slot {
-                return Ok(c.clone());
-            }
-            let c = crate::jwt::https::client(timeout, allow_http)?;
-            *slot = Some(c.clone());
-            Ok(c)
-        };
-        if let Some(cognito) = &self.config.cognito
-            && self.jwks_source.is_none()
-        {
-            let source = HttpJwksSource::with_client(
-                client(cognito.allow_http_jwks)?,
-                cognito.jwks_uri.clone(),
-            );
-            self.jwks_source = Some(Arc::new(source));
+        let sources = crate::jwt::sources::http_sources(self.config)?;
+        if self.jwks_source.is_none() {
+            self.jwks_source = sources.pool;
         }
-        for issuer in &self.config.trusted_issuers {
-            if self.issuer_sources.contains_key(&issuer.alias) {
-                continue;
-            }
-            let http = client(issuer.allows_loopback_http())?;
-            let source: Arc<dyn JwksSource> = match (&issuer.jwks_uri, issuer.discovery_url()) {
-                (Some(uri), _) => Arc::new(HttpJwksSource::with_client(http, uri.clone())),
-                (None, Some(discovery)) => {
-                    Arc::new(DiscoveredJwks::new(http, issuer.issuer.clone(), discovery))
-                }
-                // Cannot happen for an issuer the configuration accepted;
-                // no keys then, so its tokens are refused (fail closed).
-                (None, None) => {
-                    error!(issuer = %issuer.alias, "no discovery URL; its tokens are refused");
-                    Arc::new(NoKeys)
-                }
-            };
-            self.issuer_sources.insert(issuer.alias.clone(), source);
+        for (alias, source) in sources.issuers {
+            self.issuer_sources.entry(alias).or_insert(source);
         }
         Ok(self)
     }
@@ -579,8 +546,6 @@ impl std::fmt::Debug for AuthorizerBuilder<'_> {
     }
 }
 
-struct NoKeys;
-
 /// Runs every future of `futures` to completion, concurrently, on this task.
 async fn join_all<F: std::future::Future<Output = ()>>(futures: impl IntoIterator<Item = F>) {
     let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
@@ -593,10 +558,4 @@ async fn join_all<F: std::future::Future<Output = ()>>(futures: impl IntoIterato
         }
     })
     .await;
-}
-
-impl JwksSource for NoKeys {
-    fn fetch(&self) -> crate::BoxFuture<'_, Result<Vec<u8>, crate::jwt::https::FetchError>> {
-        Box::pin(async { Err(crate::jwt::https::FetchError::NoUsableKey) })
-    }
 }
