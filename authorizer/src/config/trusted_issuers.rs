@@ -235,7 +235,7 @@ fn entry_of(at: &str, entry: Value) -> Result<TrustedIssuer, ParseError> {
         (Some(_), Some((path, v))) => strings(&path, v)?,
     };
 
-    Ok(TrustedIssuer {
+    let entry = TrustedIssuer {
         alias,
         issuer,
         audiences,
@@ -247,7 +247,14 @@ fn entry_of(at: &str, entry: Value) -> Result<TrustedIssuer, ParseError> {
         scope_map,
         groups_claim,
         readonly_groups,
-    })
+    };
+    if entry.jwks_uri.is_none() && entry.discovery_url().is_none() {
+        return Err(fault(
+            format!("{at}.issuer"),
+            format!("{:?} gives no discovery URL", entry.issuer),
+        ));
+    }
+    Ok(entry)
 }
 
 fn optional<T>(
@@ -386,6 +393,19 @@ fn scope_map(path: &str, v: Value) -> Result<Vec<(String, Permission)>, ParseErr
 /// An issuer, JWKS or discovery URL: https, or http on a loopback host
 /// only; no credentials, no fragment.
 fn parse_url(path: &str, raw: &str) -> Result<Url, ParseError> {
+    // The URL parser drops surrounding spaces and any tab or newline, and
+    // reads `\` as `/`: a value it would quietly change is refused, since the
+    // issuer is matched against `iss` exactly as written (found by the
+    // trusted_issuers fuzz target: "http://127.0.0.1:4000 " was accepted).
+    if raw
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == '\\')
+    {
+        return Err(fault(
+            path,
+            format!("{raw:?} holds whitespace, a control character or a backslash"),
+        ));
+    }
     let url = Url::parse(raw).map_err(|e| fault(path, format!("{raw:?} is not a URL: {e}")))?;
     check_url(&url).map_err(|problem| fault(path, format!("{raw:?} {problem}")))?;
     Ok(url)
@@ -691,6 +711,22 @@ mod tests {
             (
                 with("issuer", json!("https://idp.example.com/#x")),
                 "[0].issuer: \"https://idp.example.com/#x\" must not have a fragment",
+            ),
+            (
+                with("issuer", json!("http://127.0.0.1:4000 ")),
+                "[0].issuer: \"http://127.0.0.1:4000 \" holds whitespace, a control character or a backslash",
+            ),
+            (
+                with("issuer", json!("https://idp.exa\tmple.com")),
+                "[0].issuer: \"https://idp.exa\\tmple.com\" holds whitespace",
+            ),
+            (
+                with("issuer", json!("https:\\\\idp.example.com")),
+                "[0].issuer: \"https:\\\\\\\\idp.example.com\" holds whitespace, a control character or a backslash",
+            ),
+            (
+                with("jwksUri", json!(" https://idp.example.com/keys")),
+                "[0].jwksUri: \" https://idp.example.com/keys\" holds whitespace",
             ),
             (
                 with("issuer", json!("https://idp.example.com/?tenant=x")),
