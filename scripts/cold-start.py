@@ -13,18 +13,27 @@ event, and reports per binary:
           (/proc/PID/task/*/schedstat): unlike the times above, it does not
           grow when other processes keep the machine busy
   faults  its minor page faults up to the answer (/proc/PID/stat)
-With several binaries the runs are interleaved (one run of each, in an order
-that rotates, then the next round), so a machine that slows down or speeds
-up moves them all alike, and each binary after the first is also given as
-the median of its per-round differences from the first in `answer`: put the
-floor first (`runtime_floor`, a lambda_runtime process that refuses every
-event unread).
+Each variant is a binary with an environment. With several variants the
+runs are interleaved (one run of each, in an order that rotates, then the
+next round), so a machine that slows down or speeds up moves them all alike,
+and each variant after the first is also given as the median of its
+per-round differences from the first in `answer` and `cpu`: put the floor
+first (`runtime_floor`, a lambda_runtime process that refuses every event
+unread), or the configuration to compare with.
 
-Usage: scripts/cold-start.py BINARY [BINARY ...] [RUNS] [NAME=VALUE ...]
-  RUNS rounds (default 10); NAME=VALUE pairs are added to every binary's
+Usage: scripts/cold-start.py BINARY [BINARY ...] [RUNS] [NAME=VALUE ...] [--vs NAME=VALUE ...]
+  RUNS rounds (default 10); NAME=VALUE pairs are added to every variant's
   environment (an empty VALUE removes a default), e.g.
   USER_USAGE_KEY_SECRET_ID=users-usage-key or, for the api,
-  TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key.
+  TABLE_NAME=items CURSOR_KEY_SECRET_ID=cursor-key. @PORT@ in a VALUE
+  becomes the fake server's port.
+  --vs: one more variant, the first BINARY with the pairs after --vs added,
+  e.g. the authorizer with trusted issuers against the pool alone.
+Trusted issuers: GET /issuers/<name>/.well-known/openid-configuration is a
+discovery document for the issuer http://127.0.0.1:<port>/issuers/<name>,
+whose jwks_uri (like every path ending in jwks.json) serves the JWKS, e.g.
+  scripts/cold-start.py target/release/authorizer 50 --vs \
+    'TRUSTED_ISSUERS=[{"alias":"a","issuer":"http://127.0.0.1:@PORT@/issuers/a","audiences":["x"]}]'
 COLD_START_EVENT=FILE hands over that JSON event (default: a TOKEN event
   with a malformed token), e.g. api/tests/fixtures/rest-get-items.json for
   the api: a list of the caller's items, one DynamoDB Query answered empty.
@@ -40,12 +49,18 @@ The api against the floor, as docs/PERFORMANCE.md reports it:
 """
 import http.server, json, os, socketserver, statistics, subprocess, sys, threading, time
 
-args = [a for a in sys.argv[1:] if "=" not in a]
-extra = dict(a.split("=", 1) for a in sys.argv[1:] if "=" in a)
+argv, vs = (sys.argv[1:], None) if "--vs" not in sys.argv else (
+    sys.argv[1:sys.argv.index("--vs")], sys.argv[sys.argv.index("--vs") + 1:])
+args = [a for a in argv if "=" not in a]
+extra = dict(a.split("=", 1) for a in argv if "=" in a)
 binaries = [a for a in args if not a.isdigit()]
 runs = int(next((a for a in args if a.isdigit()), 10))
 if not binaries:
     sys.exit(__doc__)
+# (name, binary, environment pairs)
+variants = [(b, b, extra) for b in binaries]
+if vs is not None:
+    variants.append((f"{binaries[0]} --vs", binaries[0], dict(extra, **dict(a.split("=", 1) for a in vs if "=" in a))))
 if os.environ.get("COLD_START_EVENT"):
     with open(os.environ["COLD_START_EVENT"], "rb") as f:
         EVENT = json.dumps(json.load(f)).encode()
@@ -84,6 +99,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self._headers_buffer.append(b"\r\n" + body); self.flush_headers()
     def do_GET(self):
+        if self.path.startswith("/issuers/") and self.path.endswith("/.well-known/openid-configuration"):
+            issuer = f"http://127.0.0.1:{self.server.server_address[1]}" + self.path.rsplit("/.well-known/", 1)[0]
+            return self.reply(json.dumps({"issuer": issuer, "jwks_uri": f"{issuer}/jwks.json"}).encode(),
+                              [("Content-Type", "application/json")])
         if self.path.endswith("jwks.json"):
             return self.reply(JWKS, [("Content-Type", "application/json")])
         if self.path.endswith("/runtime/invocation/next"):
@@ -123,7 +142,7 @@ class Server(socketserver.ThreadingTCPServer):
     def handle_error(self, request, client_address):
         pass  # a killed process resets its kept-alive connections
 
-def env_for(port):
+def env_for(port, extra=extra):
     env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{port}", AWS_REGION="us-east-1",
     AWS_EC2_METADATA_DISABLED="true", AWS_ACCESS_KEY_ID="x", AWS_SECRET_ACCESS_KEY="x",
     AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}", AWS_LAMBDA_FUNCTION_NAME="f",
@@ -131,12 +150,12 @@ def env_for(port):
     COGNITO_USER_POOL_ID="us-east-1_Cold1", COGNITO_CLIENT_IDS="c1",
     JWKS_URI=f"http://127.0.0.1:{port}/jwks.json", RUST_LOG="off")
     for k, v in extra.items():
-        if v: env[k] = v
+        if v: env[k] = v.replace("@PORT@", str(port))
         else: env.pop(k, None)
     return env
 
-def run(binary):
-    """One cold start: (init, first, answer) in ms, or None if it never answered."""
+def run(binary, extra):
+    """One cold start: (init, first, answer, cpu) in ms and page faults, or None if it never answered."""
     # A server per run, so a killed process's late request cannot reach the next run.
     server = Server(("127.0.0.1", 0), Handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -146,7 +165,7 @@ def run(binary):
     # COLD_START_WRAP runs the binary under a tool (strace, callgrind) to
     # profile the cold start; the times then include the tool's cost.
     wrap = os.environ.get("COLD_START_WRAP", "").split()
-    proc = subprocess.Popen(wrap + [binary], env=env_for(server.server_address[1]),
+    proc = subprocess.Popen(wrap + [binary], env=env_for(server.server_address[1], extra),
                             stdout=subprocess.DEVNULL, stderr=(None if os.environ.get("COLD_START_STDERR") else subprocess.DEVNULL))
     State.pid = proc.pid
     State.done.wait(60 if wrap else 10)
@@ -162,41 +181,42 @@ def run(binary):
     return ((State.next_at - start) * 1000, (State.posted_at - State.handed_at) * 1000,
             (State.posted_at - start) * 1000, State.cpu_ms or 0.0, State.faults or 0)
 
-results = {b: [] for b in binaries}
-paired = {b: [] for b in binaries[1:]}
-failed = {b: 0 for b in binaries}
+names = [name for name, _, _ in variants]
+results = {n: [] for n in names}
+paired = {n: [] for n in names[1:]}
+failed = {n: 0 for n in names}
 for round_ in range(runs):
-    shift = round_ % len(binaries)
+    shift = round_ % len(variants)
     this_round = {}
-    for binary in binaries[shift:] + binaries[:shift]:
-        r = run(binary)
+    for name, binary, env in variants[shift:] + variants[:shift]:
+        r = run(binary, env)
         if r is None:
-            failed[binary] += 1
+            failed[name] += 1
         else:
-            results[binary].append(r); this_round[binary] = r
-    if binaries[0] in this_round:
-        for b in binaries[1:]:
-            if b in this_round:
-                mine, floor = this_round[b], this_round[binaries[0]]
-                paired[b].append((mine[2] - floor[2], mine[3] - floor[3]))
+            results[name].append(r); this_round[name] = r
+    if names[0] in this_round:
+        for n in names[1:]:
+            if n in this_round:
+                mine, first = this_round[n], this_round[names[0]]
+                paired[n].append((mine[2] - first[2], mine[3] - first[3]))
 
-for binary in binaries:
-    rs = results[binary]
+for name, binary, _ in variants:
+    rs = results[name]
     if not rs:
-        print(f"{binary}: never completed an invocation")
+        print(f"{name}: never completed an invocation")
         continue
     med = lambda i: statistics.median(r[i] for r in rs)
     size = os.path.getsize(binary)
-    line = (f"{binary}: {size / 1024 / 1024:.2f} MiB; init median {med(0):.2f} ms (min {min(r[0] for r in rs):.2f}); "
+    line = (f"{name}: {size / 1024 / 1024:.2f} MiB; init median {med(0):.2f} ms (min {min(r[0] for r in rs):.2f}); "
             f"first invocation median {med(1):.2f} ms; spawn -> first answer median {med(2):.2f} ms "
             f"(min {min(r[2] for r in rs):.2f}); cpu median {med(3):.2f} ms; faults median {med(4):.0f}; "
             f"over {len(rs)} runs")
-    if failed[binary]:
-        line += f" ({failed[binary]} runs did not complete)"
-    if binary in paired and paired[binary]:
+    if failed[name]:
+        line += f" ({failed[name]} runs did not complete)"
+    if name in paired and paired[name]:
         quart = lambda d: f"median {statistics.median(d):+.2f} ms (quartiles {d[len(d) // 4]:+.2f} .. {d[(3 * len(d)) // 4]:+.2f})"
-        answer = sorted(p[0] for p in paired[binary]); cpu = sorted(p[1] for p in paired[binary])
-        line += (f"\n  minus {os.path.basename(binaries[0])}, paired by round: answer {quart(answer)}; cpu {quart(cpu)}")
+        answer = sorted(p[0] for p in paired[name]); cpu = sorted(p[1] for p in paired[name])
+        line += (f"\n  minus {os.path.basename(names[0])}, paired by round: answer {quart(answer)}; cpu {quart(cpu)}")
     print(line)
 if not any(results.values()):
     sys.exit("no binary completed an invocation")

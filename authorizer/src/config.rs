@@ -4,10 +4,16 @@
 //! fails the cold start with a message that names the variable: an authorizer
 //! that starts with a half-understood configuration would fail open or closed
 //! in ways nobody chose. Nothing else in the crate reads the environment.
+//! `TRUSTED_ISSUERS`, a JSON document of its own, is read by
+//! [`trusted_issuers`].
+
+pub mod trusted_issuers;
 
 use std::time::Duration;
 
 use reqwest::Url;
+
+pub use trusted_issuers::{ClaimRequirement, TrustedIssuer};
 
 /// Which Cognito tokens are accepted (`TOKEN_USE`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,13 +63,17 @@ pub struct Config {
     pub leeway_seconds: u64,
     /// `JWKS_TIMEOUT_MS`, one fetch from connect to last byte; default 1500 ms.
     pub jwks_timeout: Duration,
+    /// `TRUSTED_ISSUERS`: OpenID issuers trusted besides the pool; default
+    /// none. With issuers and no pool, JWTs of these issuers only are taken.
+    pub trusted_issuers: Vec<TrustedIssuer>,
     /// `None` when `API_KEYS_SECRET_ID` is unset: API keys are off.
     pub api_keys: Option<ApiKeysConfig>,
     /// `CHECK_REVOCATION`; default false.
     pub check_revocation: bool,
     /// `USER_USAGE_KEY_SECRET_ID`: the Secrets Manager secret holding the
     /// API Gateway API key value returned as `usageIdentifierKey` for Cognito
-    /// users, so that methods can require an API key (which usage plans need)
+    /// users and trusted issuers' principals, so that methods can require an
+    /// API key (which usage plans need)
     /// without locking users out. Read once at cold start; the value is never
     /// in the environment. Unset: none.
     pub user_usage_key_secret_id: Option<String>,
@@ -75,10 +85,13 @@ pub struct Config {
 
 /// A configuration the authorizer refuses to start with.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{variable}: {problem}")]
+#[error("{variable}{path}: {problem}")]
 pub struct ConfigError {
     /// The environment variable at fault.
     pub variable: &'static str,
+    /// Within a JSON variable, the path at fault (`[1].algorithms[0]`);
+    /// empty otherwise.
+    pub path: String,
     /// What is wrong with it, and what was expected.
     pub problem: String,
 }
@@ -86,6 +99,7 @@ pub struct ConfigError {
 fn invalid(variable: &'static str, problem: impl Into<String>) -> ConfigError {
     ConfigError {
         variable,
+        path: String::new(),
         problem: problem.into(),
     }
 }
@@ -101,6 +115,7 @@ pub const VARIABLES: &[&str] = &[
     "JWKS_TIMEOUT_MS",
     "API_KEYS_SECRET_ID",
     "API_KEYS_CACHE_SECONDS",
+    "TRUSTED_ISSUERS",
     "CHECK_REVOCATION",
     "USER_USAGE_KEY_SECRET_ID",
     "POWERTOOLS_METRICS_NAMESPACE",
@@ -178,6 +193,28 @@ impl Config {
             ));
         }
 
+        let trusted_issuers = match get("TRUSTED_ISSUERS") {
+            None => Vec::new(),
+            Some(text) => trusted_issuers::parse(&text).map_err(|e| ConfigError {
+                variable: "TRUSTED_ISSUERS",
+                path: e.path,
+                problem: e.problem,
+            })?,
+        };
+        if let Some(pool) = &cognito
+            && let Some((i, _)) = trusted_issuers
+                .iter()
+                .enumerate()
+                .find(|(_, t)| pool.issuers.contains(&t.issuer))
+        {
+            return Err(ConfigError {
+                variable: "TRUSTED_ISSUERS",
+                path: format!("[{i}].issuer"),
+                problem: "is the user pool's issuer, which COGNITO_USER_POOL_ID configures".into(),
+            });
+        }
+        let jwt = cognito.is_some() || !trusted_issuers.is_empty();
+
         let api_keys = match get("API_KEYS_SECRET_ID") {
             Some(secret_id) => Some(ApiKeysConfig {
                 secret_id,
@@ -190,20 +227,20 @@ impl Config {
         };
 
         let user_usage_key_secret_id = get("USER_USAGE_KEY_SECRET_ID");
-        if user_usage_key_secret_id.is_some() && cognito.is_none() {
+        if user_usage_key_secret_id.is_some() && !jwt {
             return Err(invalid(
                 "USER_USAGE_KEY_SECRET_ID",
-                "is set but COGNITO_USER_POOL_ID is not",
+                "is set but neither COGNITO_USER_POOL_ID nor TRUSTED_ISSUERS is",
             ));
         }
 
         let metrics = telemetry::MetricsConfig::from_lookup(&lookup, "authorizer")
             .map_err(|e| invalid(e.variable, e.problem))?;
 
-        if cognito.is_none() && api_keys.is_none() {
+        if !jwt && api_keys.is_none() {
             return Err(invalid(
                 "COGNITO_USER_POOL_ID",
-                "neither it nor API_KEYS_SECRET_ID is set, so no request could ever be authorized",
+                "neither it, TRUSTED_ISSUERS nor API_KEYS_SECRET_ID is set, so no request could ever be authorized",
             ));
         }
 
@@ -211,6 +248,7 @@ impl Config {
             cognito,
             leeway_seconds,
             jwks_timeout,
+            trusted_issuers,
             api_keys,
             check_revocation,
             user_usage_key_secret_id,
@@ -517,6 +555,75 @@ mod tests {
         .unwrap();
         assert_eq!(c.cognito, None);
         assert_eq!(c.api_keys.unwrap().cache_ttl, Duration::from_secs(300));
+    }
+
+    const OKTA: &str = r#"[{"alias": "okta", "issuer": "https://example.okta.com", "audiences": ["api://items"]}]"#;
+
+    #[test]
+    fn trusted_issuers_are_read_and_may_stand_without_a_pool() {
+        let c = config(&[("TRUSTED_ISSUERS", OKTA)]).unwrap();
+        assert_eq!(c.cognito, None);
+        assert_eq!(c.trusted_issuers.len(), 1);
+        assert_eq!(c.trusted_issuers[0].alias, "okta");
+        let both = config(&[POOL, CLIENTS, ("TRUSTED_ISSUERS", OKTA)]).unwrap();
+        assert!(both.cognito.is_some());
+        assert_eq!(both.trusted_issuers.len(), 1);
+        // The template's default: none.
+        assert!(
+            config(&[POOL, CLIENTS, ("TRUSTED_ISSUERS", "[]")])
+                .unwrap()
+                .trusted_issuers
+                .is_empty()
+        );
+        // A usage key for users needs users: the pool's or an issuer's.
+        assert!(config(&[("TRUSTED_ISSUERS", OKTA), ("USER_USAGE_KEY_SECRET_ID", "u")]).is_ok());
+    }
+
+    #[test]
+    fn a_trusted_issuer_fault_names_the_variable_and_the_json_path() {
+        let two = r#"[{"alias": "okta", "issuer": "https://example.okta.com", "audiences": ["x"]},
+                      {"alias": "entra", "issuer": "https://login.example.com", "audiences": ["x"], "algorithms": ["HS256"]}]"#;
+        let e = config(&[POOL, CLIENTS, ("TRUSTED_ISSUERS", two)]).unwrap_err();
+        assert_eq!(
+            (e.variable, e.path.as_str()),
+            ("TRUSTED_ISSUERS", "[1].algorithms[0]")
+        );
+        assert!(
+            e.to_string()
+                .starts_with("TRUSTED_ISSUERS[1].algorithms[0]: HS256 is not allowed"),
+            "{e}"
+        );
+        let e = config(&[POOL, CLIENTS, ("TRUSTED_ISSUERS", "nope")]).unwrap_err();
+        assert!(
+            e.to_string().starts_with("TRUSTED_ISSUERS: is not JSON"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn no_trusted_issuer_may_claim_the_pools_issuer() {
+        let pool = r#"[{"alias": "p", "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC123", "audiences": ["x"]}]"#;
+        let e = config(&[POOL, CLIENTS, ("TRUSTED_ISSUERS", pool)]).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "TRUSTED_ISSUERS[0].issuer: is the user pool's issuer, which COGNITO_USER_POOL_ID configures"
+        );
+    }
+
+    #[test]
+    fn an_empty_trusted_issuers_list_is_no_credential_kind() {
+        assert_eq!(
+            variable_of(&[("TRUSTED_ISSUERS", "[]")]),
+            "COGNITO_USER_POOL_ID"
+        );
+        assert_eq!(
+            variable_of(&[
+                ("TRUSTED_ISSUERS", "[]"),
+                ("USER_USAGE_KEY_SECRET_ID", "u"),
+                ("API_KEYS_SECRET_ID", "s")
+            ]),
+            "USER_USAGE_KEY_SECRET_ID"
+        );
     }
 
     #[test]

@@ -4,34 +4,32 @@
 //! built for all the routes the principal's permissions grant, under the
 //! incoming ARN's own API and stage, never only for the route that asked.
 
-use policies::{ApiPrefix, AuthContext, Principal, permissions_for_token, policy_for};
+use policies::{ApiPrefix, AuthContext, Principal, policy_for};
 
 use crate::apikey::registry::ActiveRecord;
 use crate::event::AuthorizerResponse;
 use crate::jwt::claims::VerifiedToken;
 
-/// The response for a verified Cognito token. `usage_key` is the first-party
-/// usage plan key (from `USER_USAGE_KEY_SECRET_ID`), shared by all users.
+/// The response for a verified token, of the pool or of a trusted issuer
+/// (the owner says which; the permissions are its issuer's grant).
+/// `usage_key` is the first-party usage plan key (from
+/// `USER_USAGE_KEY_SECRET_ID`), shared by all JWT principals: every method
+/// requires an API key, so without it they could call nothing.
 pub fn for_token(
     token: &VerifiedToken,
     prefix: &ApiPrefix,
     usage_key: Option<&str>,
 ) -> AuthorizerResponse {
-    let permissions = permissions_for_token(
-        token.token_use,
-        token.scopes.iter().map(String::as_str),
-        token.groups.iter().map(String::as_str),
-    );
     respond(
         AuthContext {
             principal: Principal::User {
                 owner: token.owner.clone(),
                 username: token.username.clone(),
-                client_id: Some(token.client_id.clone()),
+                client_id: token.client_id.clone(),
                 scopes: token.scopes.clone(),
                 groups: token.groups.clone(),
             },
-            permissions,
+            permissions: token.permissions,
             expires_at: Some(unix_seconds(token.expires_at)),
         },
         prefix,
@@ -92,11 +90,16 @@ mod tests {
     fn token(scopes: &[&str], groups: &[&str]) -> VerifiedToken {
         VerifiedToken {
             owner: policies::Owner::user("user-1").unwrap(),
-            token_use: TokenUse::Access,
-            client_id: "client1".into(),
+            token_use: Some(TokenUse::Access),
+            client_id: Some("client1".into()),
             username: Some("alice".into()),
             scopes: scopes.iter().map(|s| (*s).to_owned()).collect(),
             groups: groups.iter().map(|s| (*s).to_owned()).collect(),
+            permissions: policies::permissions_for_token(
+                TokenUse::Access,
+                scopes.iter().copied(),
+                groups.iter().copied(),
+            ),
             expires_at: 1_800_000_000.0,
         }
     }
@@ -173,6 +176,33 @@ mod tests {
             json["context"],
             serde_json::json!({"owner": "partner:acme", "authType": "apiKey", "permissions": "items:read",
                                "expiresAt": 1_900_000_000u64, "partner": "acme", "keyId": "k1"})
+        );
+    }
+
+    #[test]
+    fn a_trusted_issuers_principal_gets_its_namespace_issuer_and_the_usage_key() {
+        let t = VerifiedToken {
+            owner: policies::Owner::oidc("entra", "9f1c").unwrap(),
+            token_use: None,
+            client_id: Some("c1".into()),
+            username: None,
+            scopes: vec!["Items.Read".into()],
+            groups: vec!["auditors".into()],
+            permissions: policies::PermissionSet::only(policies::Permission::ItemsRead),
+            expires_at: 1_800_000_000.0,
+        };
+        let json =
+            serde_json::to_value(for_token(&t, &prefix(), Some("users-usage-key-0123456789")))
+                .unwrap();
+        assert_eq!(json["principalId"], "oidc:entra:9f1c");
+        assert_eq!(json["usageIdentifierKey"], "users-usage-key-0123456789");
+        assert_eq!(
+            json["context"],
+            serde_json::json!({
+                "owner": "oidc:entra:9f1c", "authType": "jwt", "permissions": "items:read",
+                "expiresAt": 1_800_000_000u64, "issuer": "entra", "sub": "9f1c", "clientId": "c1",
+                "scopes": "Items.Read", "groups": "auditors"
+            })
         );
     }
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use lambda_runtime::Diagnostic;
-use policies::{FIRST_PARTY_SCOPE, MethodArn, Principal, TokenUse};
+use policies::{MethodArn, Principal};
 use telemetry::Sink;
 use telemetry::xray::XrayInterceptor;
 use tracing::{error, info};
@@ -23,9 +23,11 @@ use crate::decision;
 use crate::event::{AuthorizerEvent, AuthorizerResponse};
 use crate::fingerprint::fingerprint;
 use crate::jwt::claims::VerifiedToken;
-use crate::jwt::https::{HttpJwksSource, JwksSource};
+use crate::jwt::https::JwksSource;
+use crate::jwt::issuers::{Issuer, Issuers};
 use crate::jwt::jwks::{DEFAULT_COOLDOWN, JwksCache};
 use crate::jwt::revocation::{CognitoRevocation, RevocationCache, RevocationCheck};
+use crate::jwt::sources::NoKeys;
 use crate::jwt::verified::VerifiedTokens;
 use crate::jwt::verifier::JwtVerifier;
 use crate::metrics::{Counters, Decision, DecisionLines};
@@ -69,7 +71,7 @@ impl From<HandlerError> for Diagnostic {
 /// Start-up failures: configuration is checked before this.
 #[derive(Debug, thiserror::Error)]
 pub enum StartupError {
-    /// The HTTP client for the JWKS could not be built.
+    /// The HTTP client for the JWKS and discovery could not be built.
     #[error("building the JWKS client: {0}")]
     JwksClient(#[source] reqwest::Error),
     /// The users' usage key could not be read from Secrets Manager.
@@ -129,21 +131,16 @@ impl std::fmt::Debug for Authorizer {
 }
 
 impl Authorizer {
-    /// Builds the production authorizer: the JWKS over HTTPS (fetched now; a
-    /// failure is logged and retried on demand) and, if configured, Cognito
-    /// for revocation checks, with the credentials and region Lambda puts in
-    /// the environment.
+    /// Builds the production authorizer: every issuer's keys over HTTPS
+    /// (the pool's JWKS, each trusted issuer's by discovery or its
+    /// `jwksUri`; fetched now, a failure logged and retried on demand) and,
+    /// if configured, Cognito for revocation checks, with the credentials
+    /// and region Lambda puts in the environment.
     pub async fn from_config(config: &Config) -> Result<Self, StartupError> {
-        let mut builder = AuthorizerBuilder::new(config).sink(Sink::Stdout);
-        if let Some(cognito) = &config.cognito {
-            let source = HttpJwksSource::new(
-                cognito.jwks_uri.clone(),
-                config.jwks_timeout,
-                cognito.allow_http_jwks,
-            )
+        let mut builder = AuthorizerBuilder::new(config)
+            .sink(Sink::Stdout)
+            .http_key_sources()
             .map_err(StartupError::JwksClient)?;
-            builder = builder.jwks_source(Arc::new(source));
-        }
         if config.check_revocation
             || config.api_keys.is_some()
             || config.user_usage_key_secret_id.is_some()
@@ -181,20 +178,25 @@ impl Authorizer {
         Ok(authorizer)
     }
 
-    /// Fetches the JWKS and reads the key registry now, so the first request
-    /// does not wait for them. Failures are logged (the registry cache logs
-    /// its own) and retried on demand.
-    /// The two reads run concurrently: the cold start waits for the
-    /// slower one, not for their sum.
+    /// Fetches every issuer's keys (discovering them first where needed)
+    /// and reads the key registry now, so the first request does not wait
+    /// for them. Failures are logged (the registry cache logs its own) and
+    /// retried on demand. All of them run concurrently: the cold start
+    /// waits for the slowest one, not for their sum.
     pub async fn warm_up(&self) {
         let jwks = async {
             if let Some(jwt) = &self.jwt {
-                match jwt.keys().refresh().await {
-                    Ok(n) => info!(keys = n, "JWKS fetched at start"),
-                    Err(e) => {
-                        error!(error = %e, "JWKS fetch at start failed; will retry when a token needs it")
+                join_all(jwt.issuers().iter().map(|issuer| async move {
+                    match issuer.keys().refresh().await {
+                        Ok(n) => info!(issuer = issuer.name(), keys = n, "JWKS fetched at start"),
+                        Err(e) => error!(
+                            issuer = issuer.name(),
+                            error = %e,
+                            "JWKS fetch at start failed; will retry when a token needs it"
+                        ),
                     }
-                }
+                }))
+                .await;
             }
         };
         let registry = async {
@@ -207,7 +209,8 @@ impl Authorizer {
         tokio::join!(jwks, registry);
     }
 
-    /// The JWT verifier, when user pool tokens are accepted.
+    /// The JWT verifier, when the pool's or a trusted issuer's tokens are
+    /// accepted.
     pub fn jwt_verifier(&self) -> Option<&JwtVerifier> {
         self.jwt.as_ref()
     }
@@ -251,12 +254,12 @@ impl Authorizer {
         // Possibly from the cache of verified tokens: revocation is asked
         // below all the same, as for a token verified just now.
         let verified = verifier.verify(token, now).await?;
-        // Only tokens of a first-party sign-in can be asked about: Cognito
-        // refuses GetUser for tokens without the admin scope, which would
-        // otherwise read as "revoked".
+        // Only the pool's tokens of a first-party sign-in can be asked
+        // about: Cognito refuses GetUser for tokens without the admin scope
+        // (which would otherwise read as "revoked"), and a trusted issuer's
+        // token is never shown to Cognito.
         if let Some(revocation) = &self.revocation
-            && verified.token_use == TokenUse::Access
-            && verified.scopes.iter().any(|s| s == FIRST_PARTY_SCOPE)
+            && verified.revocable()
         {
             revocation
                 .check(token, verified.expires_at, now, &self.counters)
@@ -366,6 +369,7 @@ impl Authorizer {
 pub struct AuthorizerBuilder<'c> {
     config: &'c Config,
     jwks_source: Option<Arc<dyn JwksSource>>,
+    issuer_sources: std::collections::HashMap<String, Arc<dyn JwksSource>>,
     jwks_cooldown: std::time::Duration,
     revocation: Option<Arc<dyn RevocationCheck>>,
     secret_store: Option<Arc<dyn SecretStore>>,
@@ -381,6 +385,7 @@ impl<'c> AuthorizerBuilder<'c> {
         AuthorizerBuilder {
             config,
             jwks_source: None,
+            issuer_sources: std::collections::HashMap::new(),
             jwks_cooldown: DEFAULT_COOLDOWN,
             revocation: None,
             secret_store: None,
@@ -431,6 +436,27 @@ impl<'c> AuthorizerBuilder<'c> {
         self
     }
 
+    /// Where the keys of the trusted issuer `alias` come from.
+    pub fn issuer_jwks_source(mut self, alias: &str, source: Arc<dyn JwksSource>) -> Self {
+        self.issuer_sources.insert(alias.to_owned(), source);
+        self
+    }
+
+    /// The production key sources ([`crate::jwt::sources`]) for every
+    /// issuer not given one yet: the pool's JWKS over HTTPS (`JWKS_URI`),
+    /// and each trusted issuer's `jwksUri` or, without one, its OIDC
+    /// discovery.
+    pub fn http_key_sources(mut self) -> Result<Self, reqwest::Error> {
+        let sources = crate::jwt::sources::http_sources(self.config)?;
+        if self.jwks_source.is_none() {
+            self.jwks_source = sources.pool;
+        }
+        for (alias, source) in sources.issuers {
+            self.issuer_sources.entry(alias).or_insert(source);
+        }
+        Ok(self)
+    }
+
     /// The minimum time between two JWKS fetches (default 10 s).
     pub fn jwks_cooldown(mut self, cooldown: std::time::Duration) -> Self {
         self.jwks_cooldown = cooldown;
@@ -443,17 +469,36 @@ impl<'c> AuthorizerBuilder<'c> {
         self
     }
 
-    /// The authorizer. A user pool without a JWKS source has no keys, and a
+    /// The authorizer. An issuer without a key source has no keys, and a
     /// registry without a store is unreadable, so misassembly fails closed.
-    pub fn build(self) -> Authorizer {
+    pub fn build(mut self) -> Authorizer {
         let counters = Arc::new(Counters::default());
-        let jwt = self.config.cognito.as_ref().map(|cognito| {
-            let source = self.jwks_source.unwrap_or_else(|| Arc::new(NoKeys));
-            let cache = Arc::new(
-                JwksCache::new(source, self.jwks_cooldown).counting(Arc::clone(&counters)),
+        let keys = |source: Option<Arc<dyn JwksSource>>,
+                    algorithms: &[crate::jwt::token::SigAlg]| {
+            Arc::new(
+                JwksCache::new(
+                    source.unwrap_or_else(|| Arc::new(NoKeys)),
+                    self.jwks_cooldown,
+                )
+                .for_algorithms(algorithms)
+                .counting(Arc::clone(&counters)),
+            )
+        };
+        let mut issuers = Vec::new();
+        if let Some(cognito) = &self.config.cognito {
+            let keys = keys(self.jwks_source.take(), &crate::jwt::token::SigAlg::POOL);
+            issuers.push(Issuer::pool(cognito, self.config.leeway_seconds, keys));
+        }
+        for trusted in &self.config.trusted_issuers {
+            let keys = keys(
+                self.issuer_sources.remove(&trusted.alias),
+                &trusted.algorithms,
             );
-            let verifier = JwtVerifier::new(cognito, self.config.leeway_seconds, cache);
-            match self.verified_tokens {
+            issuers.push(Issuer::trusted(trusted, keys));
+        }
+        let jwt = (!issuers.is_empty()).then(|| {
+            let verifier = JwtVerifier::new(Issuers::new(issuers), self.config.leeway_seconds);
+            match self.verified_tokens.take() {
                 Some(verified) => verifier.with_verified_tokens(verified),
                 None => verifier,
             }
@@ -487,10 +532,16 @@ impl std::fmt::Debug for AuthorizerBuilder<'_> {
     }
 }
 
-struct NoKeys;
-
-impl JwksSource for NoKeys {
-    fn fetch(&self) -> crate::BoxFuture<'_, Result<Vec<u8>, crate::jwt::https::FetchError>> {
-        Box::pin(async { Err(crate::jwt::https::FetchError::NoUsableKey) })
-    }
+/// Runs every future of `futures` to completion, concurrently, on this task.
+async fn join_all<F: std::future::Future<Output = ()>>(futures: impl IntoIterator<Item = F>) {
+    let mut pending: Vec<std::pin::Pin<Box<F>>> = futures.into_iter().map(Box::pin).collect();
+    std::future::poll_fn(|cx| {
+        pending.retain_mut(|f| f.as_mut().poll(cx).is_pending());
+        if pending.is_empty() {
+            std::task::Poll::Ready(())
+        } else {
+            std::task::Poll::Pending
+        }
+    })
+    .await;
 }

@@ -73,7 +73,7 @@ fn token(claims: &Value) -> String {
     rsa_key().sign(claims).unwrap()
 }
 
-fn run<F: std::future::Future>(f: F) -> F::Output {
+pub(crate) fn run<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -81,14 +81,17 @@ fn run<F: std::future::Future>(f: F) -> F::Output {
         .block_on(f)
 }
 
-fn decide(authorizer: &Authorizer, token: &str) -> Result<crate::AuthorizerResponse, Failure> {
+pub(crate) fn decide(
+    authorizer: &Authorizer,
+    token: &str,
+) -> Result<crate::AuthorizerResponse, Failure> {
     run(authorizer.authorize(
         &AuthorizerEvent::token(format!("Bearer {token}"), ARN),
         NOW as f64,
     ))
 }
 
-fn rejection(authorizer: &Authorizer, token: &str) -> Rejection {
+pub(crate) fn rejection(authorizer: &Authorizer, token: &str) -> Rejection {
     match decide(authorizer, token) {
         Err(Failure::Unauthorized(why)) => why,
         other => panic!("expected a rejection, got {other:?}"),
@@ -200,6 +203,39 @@ fn ec_and_other_rsa_algorithms_verify() {
         let a = authorizer_with(&config(&[]), StaticJwks::new(&jwks(&[&key, &es384])));
         assert!(decide(&a, &key.sign(&claims()).unwrap()).is_ok(), "{alg:?}");
         assert!(decide(&a, &es384.sign(&claims()).unwrap()).is_ok());
+    }
+}
+
+#[test]
+fn the_high_s_twin_of_a_pool_es256_token_is_refused() {
+    // (r, n - s) verifies under plain ECDSA as well as (r, s): another
+    // string for the same token, so another gateway cache entry and another
+    // authorizer run. Only the low-S form is accepted.
+    for alg in [SigAlg::ES256, SigAlg::ES384] {
+        let key = SigningKey::ec("ec-x", alg).unwrap();
+        let a = authorizer_with(&config(&[]), StaticJwks::new(&jwks(&[&key])));
+        let good = key.sign(&claims()).unwrap();
+        assert!(decide(&a, &good).is_ok(), "{alg:?}");
+        let twin = crate::testkit::high_s_twin(&good).unwrap();
+        assert_ne!(twin, good);
+        assert_eq!(rejection(&a, &twin), Rejection::HighSSignature, "{alg:?}");
+    }
+}
+
+#[test]
+fn algorithms_beyond_the_pools_are_refused_for_pool_tokens() {
+    // PS256 and EdDSA are known (trusted issuers may use them) but Cognito
+    // signs with RS256: the pool keeps the five algorithms it always took.
+    for alg in [SigAlg::PS256, SigAlg::EdDSA] {
+        let key = SigningKey::generate("x-1", alg).unwrap();
+        let a = authorizer_with(&config(&[]), StaticJwks::new(&jwks(&[&key])));
+        assert_eq!(
+            rejection(&a, &key.sign(&claims()).unwrap()),
+            Rejection::DisallowedAlgorithm {
+                alg: alg.name(),
+                issuer: "cognito".into()
+            }
+        );
     }
 }
 

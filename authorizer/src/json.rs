@@ -10,13 +10,19 @@ use serde::de::{DeserializeOwned, Error as _};
 
 /// Deserializes `bytes` as `T`, refusing anything but a JSON object.
 pub(crate) fn from_object_slice<T: DeserializeOwned>(bytes: &[u8]) -> serde_json::Result<T> {
-    let first = bytes
-        .iter()
-        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-    if first != Some(&b'{') {
+    if !is_object_text(bytes) {
         return Err(serde_json::Error::custom("expected a JSON object"));
     }
     serde_json::from_slice(bytes)
+}
+
+/// Whether JSON text, if it parses, is an object: its first non-blank byte
+/// is `{`.
+pub(crate) fn is_object_text(bytes: &[u8]) -> bool {
+    bytes
+        .iter()
+        .find(|b| !matches!(b, b' ' | b'\t' | b'\n' | b'\r'))
+        == Some(&b'{')
 }
 
 #[cfg(test)]

@@ -1,9 +1,11 @@
-//! The Lambda authorizer: Cognito JWTs (and, with the partner key registry,
-//! API keys) in, API Gateway IAM policies out.
+//! The Lambda authorizer: JWTs of a Cognito user pool and of trusted OpenID
+//! issuers (and, with the partner key registry, API keys) in, API Gateway
+//! IAM policies out.
 //!
-//! Two credential kinds, two modules, one decision: [`jwt`] verifies Cognito
-//! tokens (split as aws-jwt-verify is: parse, keys, key set, fetch, claims,
-//! order, revocation) and [`apikey`] verifies partner keys against the
+//! Two credential kinds, two modules, one decision: [`jwt`] verifies the
+//! pool's and the trusted issuers' tokens (split as aws-jwt-verify is:
+//! parse, issuer, keys, key set, fetch, discovery, claims, order,
+//! revocation) and [`apikey`] verifies partner keys against the
 //! registry. [`credentials`] reads the event and picks the kind,
 //! [`decision`] builds the answer, [`handler`] ties it together for Lambda.
 
@@ -24,6 +26,8 @@ pub mod reject;
 #[cfg(any(test, feature = "testkit"))]
 pub mod testkit;
 pub mod tls;
+#[cfg(test)]
+mod trusted_issuers_tests;
 #[cfg(test)]
 mod verified_tokens_tests;
 

@@ -21,7 +21,8 @@ pub enum Rejection {
     /// Both `Authorization` and `X-Api-Key` were sent.
     #[error("both Authorization and X-Api-Key were presented")]
     AmbiguousCredentials,
-    /// A JWT was presented but no user pool is configured.
+    /// A JWT was presented but neither a user pool nor a trusted issuer is
+    /// configured.
     #[error("JWT authentication is not configured")]
     JwtDisabled,
     /// An API key was presented but no key registry is configured.
@@ -39,8 +40,10 @@ pub enum Rejection {
     /// Not a compact JWS (`header.payload.signature`, base64url, JSON).
     #[error("malformed token: {0}")]
     MalformedToken(&'static str),
-    /// An `alg` outside RS256/RS384/RS512/ES256/ES384 (`none` and HMAC among them).
-    #[error("algorithm {alg:?} is not allowed; expected RS256, RS384, RS512, ES256 or ES384")]
+    /// An `alg` this verifier does not know (`none` and HMAC among them).
+    #[error(
+        "algorithm {alg:?} is not supported; expected RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384 or EdDSA"
+    )]
     UnsupportedAlgorithm {
         /// The header's `alg`.
         alg: String,
@@ -68,6 +71,18 @@ pub enum Rejection {
     /// The signature does not verify with the key.
     #[error("signature does not verify")]
     InvalidSignature,
+    /// A known `alg` that the token's issuer does not allow.
+    #[error("algorithm {alg} is not allowed for issuer {issuer}")]
+    DisallowedAlgorithm {
+        /// The header's `alg`.
+        alg: &'static str,
+        /// The issuer: `cognito` or the trusted issuer's alias.
+        issuer: String,
+    },
+    /// An ECDSA signature in high-S form: the twin of a low-S one, which
+    /// would make a second spelling of one token.
+    #[error("ECDSA signature is not in low-S form")]
+    HighSSignature,
     /// The payload is not a JSON object of claims.
     #[error("payload is not a JSON object of claims")]
     MalformedClaims,
@@ -106,8 +121,8 @@ pub enum Rejection {
         /// The clock used.
         now: f64,
     },
-    /// `iss` is not this user pool.
-    #[error("issuer {iss:?} is not the configured user pool")]
+    /// `iss` is neither the user pool nor a trusted issuer (exactly).
+    #[error("issuer {iss:?} is not trusted")]
     WrongIssuer {
         /// The `iss` claim.
         iss: String,
@@ -125,6 +140,42 @@ pub enum Rejection {
     WrongClient {
         /// The client the token was issued to.
         client: String,
+    },
+    /// The header's `typ` is not the issuer's `requiredTyp`.
+    #[error("typ {typ:?} is not {expected}")]
+    WrongTyp {
+        /// The header's `typ`, if any.
+        typ: Option<String>,
+        /// The configured type.
+        expected: String,
+    },
+    /// `aud` names none of a trusted issuer's `audiences`.
+    #[error("audience {aud:?} is not an allowed audience")]
+    WrongAudience {
+        /// The token's audiences, space-separated.
+        aud: String,
+    },
+    /// A claim of a trusted issuer's `requiredClaims` is absent (or `null`).
+    #[error("required claim {claim} is missing")]
+    MissingRequiredClaim {
+        /// The claim.
+        claim: String,
+    },
+    /// A claim of a trusted issuer's `requiredClaims` has none of the values
+    /// required.
+    #[error("required claim {claim} has none of the required values")]
+    WrongClaimValue {
+        /// The claim.
+        claim: String,
+    },
+    /// A claim named by a trusted issuer's configuration (`groupsClaim`) has
+    /// the wrong JSON type.
+    #[error("claim {claim} is not {expected}")]
+    ConfiguredClaimType {
+        /// The claim.
+        claim: String,
+        /// The type it must have.
+        expected: &'static str,
     },
     /// Cognito says the access token was revoked or its user signed out.
     #[error("token was revoked")]
@@ -182,6 +233,8 @@ impl Rejection {
             Rejection::UnknownKid { .. } => "unknown_kid",
             Rejection::KeyMismatch { .. } => "key_mismatch",
             Rejection::InvalidSignature => "invalid_signature",
+            Rejection::DisallowedAlgorithm { .. } => "disallowed_algorithm",
+            Rejection::HighSSignature => "high_s_signature",
             Rejection::MalformedClaims => "malformed_claims",
             Rejection::ClaimType { .. } => "claim_type",
             Rejection::MissingClaim(_) => "missing_claim",
@@ -191,6 +244,11 @@ impl Rejection {
             Rejection::WrongIssuer { .. } => "wrong_issuer",
             Rejection::WrongTokenUse { .. } => "wrong_token_use",
             Rejection::WrongClient { .. } => "wrong_client",
+            Rejection::WrongTyp { .. } => "wrong_typ",
+            Rejection::WrongAudience { .. } => "wrong_audience",
+            Rejection::MissingRequiredClaim { .. } => "missing_claim",
+            Rejection::WrongClaimValue { .. } => "wrong_claim_value",
+            Rejection::ConfiguredClaimType { .. } => "claim_type",
             Rejection::Revoked => "revoked",
             Rejection::RevocationUnavailable => "revocation_unavailable",
             Rejection::MalformedApiKey(_) => "malformed_api_key",

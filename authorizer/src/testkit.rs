@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use aws_lc_rs::error::Unspecified;
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::rsa::{KeyPair as RsaKeyPair, KeySize, PublicKeyComponents};
-use aws_lc_rs::signature::{self, EcdsaKeyPair, KeyPair as _};
+use aws_lc_rs::signature::{self, EcdsaKeyPair, Ed25519KeyPair, KeyPair as _};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
@@ -23,6 +23,7 @@ use crate::jwt::token::SigAlg;
 enum Inner {
     Rsa(RsaKeyPair),
     Ec(EcdsaKeyPair),
+    Ed(Ed25519KeyPair),
 }
 
 /// A private key that signs JWTs, with its public JWK.
@@ -42,7 +43,7 @@ impl std::fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
-    /// A fresh RSA-2048 key for `alg` (RS256, RS384 or RS512).
+    /// A fresh RSA-2048 key for `alg` (RS256/384/512 or PS256/384/512).
     pub fn rsa(kid: &str, alg: SigAlg) -> Result<Self, Unspecified> {
         Ok(SigningKey {
             kid: kid.to_owned(),
@@ -64,18 +65,50 @@ impl SigningKey {
         })
     }
 
+    /// A fresh Ed25519 key (EdDSA).
+    pub fn ed25519(kid: &str) -> Result<Self, Unspecified> {
+        Ok(SigningKey {
+            kid: kid.to_owned(),
+            alg: SigAlg::EdDSA,
+            inner: Inner::Ed(Ed25519KeyPair::generate()?),
+        })
+    }
+
+    /// A fresh key of `alg`'s type, for `alg`.
+    pub fn generate(kid: &str, alg: SigAlg) -> Result<Self, Unspecified> {
+        match alg {
+            SigAlg::ES256 | SigAlg::ES384 => Self::ec(kid, alg),
+            SigAlg::EdDSA => Self::ed25519(kid),
+            _ => Self::rsa(kid, alg),
+        }
+    }
+
     /// The key id.
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    /// The algorithm it signs with.
+    pub fn alg(&self) -> SigAlg {
+        self.alg
+    }
+
     /// The public JWK, with `kid`, `alg` and `use: sig`, as Cognito serves it.
     pub fn jwk(&self) -> Value {
+        let mut jwk = self.bare_jwk();
+        jwk["alg"] = json!(self.alg.name());
+        jwk["use"] = json!("sig");
+        jwk
+    }
+
+    /// The public JWK with `kid` but without `alg` and `use`, as some
+    /// providers (Entra ID) serve theirs.
+    pub fn bare_jwk(&self) -> Value {
         match &self.inner {
             Inner::Rsa(pair) => {
                 let public = PublicKeyComponents::<Vec<u8>>::from(pair.public_key());
                 json!({
-                    "kty": "RSA", "kid": self.kid, "alg": self.alg.name(), "use": "sig",
+                    "kty": "RSA", "kid": self.kid,
                     "n": URL_SAFE_NO_PAD.encode(&public.n), "e": URL_SAFE_NO_PAD.encode(&public.e),
                 })
             }
@@ -84,12 +117,16 @@ impl SigningKey {
                 let point = pair.public_key().as_ref();
                 let half = (point.len() - 1) / 2;
                 json!({
-                    "kty": "EC", "kid": self.kid, "alg": self.alg.name(), "use": "sig",
+                    "kty": "EC", "kid": self.kid,
                     "crv": if self.alg == SigAlg::ES384 { "P-384" } else { "P-256" },
                     "x": URL_SAFE_NO_PAD.encode(&point[1..1 + half]),
                     "y": URL_SAFE_NO_PAD.encode(&point[1 + half..]),
                 })
             }
+            Inner::Ed(pair) => json!({
+                "kty": "OKP", "kid": self.kid, "crv": "Ed25519",
+                "x": URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+            }),
         }
     }
 
@@ -100,7 +137,9 @@ impl SigningKey {
     }
 
     /// A token with any header at all, for hostile-token tests. The signature
-    /// is made with this key's own algorithm whatever the header says.
+    /// is made with this key's own algorithm whatever the header says; an
+    /// ECDSA signature is given in low-S form (`s <= n/2`), as the verifier
+    /// wants it ([`high_s_twin`] makes the other form).
     pub fn sign_with_header(&self, header: &Value, claims: &Value) -> Result<String, Unspecified> {
         let signing_input = format!(
             "{}.{}",
@@ -112,6 +151,9 @@ impl SigningKey {
                 let padding: &'static dyn signature::RsaEncoding = match self.alg {
                     SigAlg::RS384 => &signature::RSA_PKCS1_SHA384,
                     SigAlg::RS512 => &signature::RSA_PKCS1_SHA512,
+                    SigAlg::PS256 => &signature::RSA_PSS_SHA256,
+                    SigAlg::PS384 => &signature::RSA_PSS_SHA384,
+                    SigAlg::PS512 => &signature::RSA_PSS_SHA512,
                     _ => &signature::RSA_PKCS1_SHA256,
                 };
                 let mut sig = vec![0; pair.public_modulus_len()];
@@ -123,16 +165,52 @@ impl SigningKey {
                 )?;
                 sig
             }
-            Inner::Ec(pair) => pair
-                .sign(&SystemRandom::new(), signing_input.as_bytes())?
-                .as_ref()
-                .to_vec(),
+            Inner::Ec(pair) => {
+                let sig = pair
+                    .sign(&SystemRandom::new(), signing_input.as_bytes())?
+                    .as_ref()
+                    .to_vec();
+                if crate::jwt::ecdsa::is_low_s(self.alg, &sig) {
+                    sig
+                } else {
+                    other_s(self.alg, &sig)
+                }
+            }
+            Inner::Ed(pair) => pair.sign(signing_input.as_bytes()).as_ref().to_vec(),
         };
         Ok(format!(
             "{signing_input}.{}",
             URL_SAFE_NO_PAD.encode(signature)
         ))
     }
+}
+
+/// The ECDSA signature `(r, n - s)` for `(r, s)`: as valid as the original
+/// to a plain ECDSA verify, and another string.
+fn other_s(alg: SigAlg, sig: &[u8]) -> Vec<u8> {
+    let order: &[u8] = match alg {
+        SigAlg::ES384 => &crate::jwt::ecdsa::P384_ORDER,
+        _ => &crate::jwt::ecdsa::P256_ORDER,
+    };
+    let (r, s) = sig.split_at(sig.len() / 2);
+    [r, &crate::jwt::ecdsa::negate(s, order)].concat()
+}
+
+/// The high-S twin of an ES256/ES384 token signed by [`SigningKey`]: the
+/// same header and payload, its signature `(r, s)` rewritten as
+/// `(r, n - s)`. Anyone holding a token can do this without the key.
+pub fn high_s_twin(token: &str) -> Option<String> {
+    let (signing_input, signature) = token.rsplit_once('.')?;
+    let header = URL_SAFE_NO_PAD
+        .decode(signing_input.split('.').next()?)
+        .ok()?;
+    let header: Value = serde_json::from_slice(&header).ok()?;
+    let alg = SigAlg::parse(header["alg"].as_str()?)?;
+    let sig = URL_SAFE_NO_PAD.decode(signature).ok()?;
+    Some(format!(
+        "{signing_input}.{}",
+        URL_SAFE_NO_PAD.encode(other_s(alg, &sig))
+    ))
 }
 
 /// A JWKS document holding the public keys of `keys`.
@@ -161,11 +239,38 @@ pub fn access_claims(
     claims
 }
 
-/// A JWKS source serving a fixed document and counting fetches.
+/// The claims of an RFC 9068 access token of a trusted issuer for `sub`,
+/// valid from `now` for an hour: `iss`, `aud`, `client_id`, `scope`.
+pub fn oidc_claims(
+    issuer: &str,
+    audience: &str,
+    client_id: &str,
+    sub: &str,
+    scope: &str,
+    now: u64,
+) -> Value {
+    json!({
+        "iss": issuer, "sub": sub, "aud": audience, "client_id": client_id, "scope": scope,
+        "iat": now, "exp": now + 3600, "jti": format!("jti-{sub}-{now}"),
+    })
+}
+
+/// A token of `key` with header `typ` `typ` (RFC 9068 access tokens say
+/// `at+jwt`).
+pub fn sign_typed(key: &SigningKey, typ: &str, claims: &Value) -> Result<String, Unspecified> {
+    key.sign_with_header(
+        &json!({"alg": key.alg().name(), "kid": key.kid(), "typ": typ}),
+        claims,
+    )
+}
+
+/// A JWKS source serving a fixed document and counting fetches; it can be
+/// taken down (every fetch then fails as a 503 would).
 #[derive(Debug, Clone, Default)]
 pub struct StaticJwks {
     body: Arc<std::sync::Mutex<Vec<u8>>>,
     fetches: Arc<AtomicUsize>,
+    down: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl StaticJwks {
@@ -189,11 +294,21 @@ impl StaticJwks {
     pub fn fetches(&self) -> usize {
         self.fetches.load(Ordering::SeqCst)
     }
+
+    /// Takes the source down (`true`) or brings it back.
+    pub fn set_down(&self, down: bool) {
+        self.down.store(down, Ordering::SeqCst);
+    }
 }
 
 impl JwksSource for StaticJwks {
     fn fetch(&self) -> BoxFuture<'_, Result<Vec<u8>, FetchError>> {
         self.fetches.fetch_add(1, Ordering::SeqCst);
+        if self.down.load(Ordering::SeqCst) {
+            return Box::pin(async {
+                Err(FetchError::Status(reqwest::StatusCode::SERVICE_UNAVAILABLE))
+            });
+        }
         let body = self
             .body
             .lock()

@@ -5,6 +5,7 @@
 //!
 //! - [`credentials`]: the `Authorization` header and the authorizer event.
 //! - [`jwt`]: the compact JWS, its claims, JWKS documents.
+//! - [`issuers`]: `TRUSTED_ISSUERS` and OIDC discovery documents.
 //! - [`keys`]: the partner key format and the key registry.
 //! - [`vocabulary`]: method ARNs, owners and the authorizer context.
 //! - [`items`]: the api's body, merge patch, cursor and `If-Match` parsers.
@@ -15,6 +16,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 pub mod credentials;
+pub mod issuers;
 pub mod items;
 pub mod jwt;
 pub mod keys;
@@ -22,6 +24,7 @@ pub mod requests;
 pub mod vocabulary;
 
 pub use credentials::{authorization_header, authorizer_event};
+pub use issuers::{discovery, trusted_issuers};
 pub use items::{cursor, if_match, item_input, merge_patch};
 pub use jwt::{jwks, jwt_claims, jwt_token};
 pub use keys::{partner_key, registry};

@@ -141,6 +141,11 @@ pub struct ServeArgs {
     /// http://127.0.0.1:PORT/<pool>/.well-known/jwks.json).
     #[arg(long, requires = "user_pool_id")]
     pub jwks_uri: Option<String>,
+    /// Trust these OpenID issuers besides the development identity provider
+    /// (or --user-pool-id): the authorizer's TRUSTED_ISSUERS, a JSON array,
+    /// or @FILE to read it from a file.
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub trusted_issuers: Option<String>,
     /// Keep the development identity provider on although --table or
     /// --api-keys-secret-id point at real data: anyone who reaches
     /// /_dev/token can then act as any user on that data. Off by default.
@@ -288,6 +293,9 @@ pub struct StackConfig {
     /// Keep the development identity provider on off a loopback address
     /// (see [`IdpChoice::listening_on`]).
     pub dev_idp_on_network: bool,
+    /// `TRUSTED_ISSUERS` (checked JSON text): OpenID issuers trusted besides
+    /// the identity provider.
+    pub trusted_issuers: Option<String>,
     /// How long a client may take to send a request's head.
     pub header_read_timeout: Duration,
     /// How long a request's body may go without a byte arriving (408).
@@ -317,6 +325,7 @@ impl Default for StackConfig {
             registry: RegistryChoice::Development,
             idp: IdpChoice::Development,
             dev_idp_on_network: false,
+            trusted_issuers: None,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
             body_idle_timeout: crate::listen::BODY_IDLE_TIMEOUT,
             print_emf: false,
@@ -401,6 +410,7 @@ impl ServeArgs {
             _ if real_data && !self.dev_idp_with_real_backends => IdpChoice::Off(IdpOff::RealData),
             _ => IdpChoice::Development,
         };
+        let trusted_issuers = self.trusted_issuers.map(trusted_issuers).transpose()?;
         Ok(StackConfig {
             addr: self.addr,
             api_id: self.api_id,
@@ -422,6 +432,7 @@ impl ServeArgs {
             },
             idp,
             dev_idp_on_network: self.dev_idp_on_network,
+            trusted_issuers,
             header_read_timeout: crate::listen::HEADER_READ_TIMEOUT,
             body_idle_timeout: crate::listen::BODY_IDLE_TIMEOUT,
             print_emf: self.print_emf,
@@ -457,6 +468,19 @@ fn waf_config(
         credential_limit,
         window_seconds,
     })
+}
+
+/// `--trusted-issuers`: the JSON itself or `@FILE`, checked by the
+/// authorizer's own parser so that a fault names its JSON path here.
+fn trusted_issuers(arg: String) -> Result<String, ConfigError> {
+    let text = match arg.strip_prefix('@') {
+        Some(path) => std::fs::read_to_string(path)
+            .map_err(|e| invalid("trusted-issuers", format!("cannot read {path}: {e}")))?,
+        None => arg,
+    };
+    authorizer::config::trusted_issuers::parse(&text)
+        .map_err(|e| invalid("trusted-issuers", e.to_string()))?;
+    Ok(text)
 }
 
 fn rate(flag: &'static str, per_second: f64, burst: u32) -> Result<Option<Rate>, ConfigError> {
@@ -671,6 +695,44 @@ mod tests {
     #[test]
     fn a_zero_usage_rate_turns_the_plan_off() {
         assert_eq!(parse(&["--usage-rate", "0"]).unwrap().usage_plan, None);
+    }
+
+    #[test]
+    fn trusted_issuers_are_taken_as_json_or_from_a_file_and_checked() {
+        const OKTA: &str = r#"[{"alias": "okta", "issuer": "http://127.0.0.1:4000", "audiences": ["api://items"]}]"#;
+        assert_eq!(parse(&[]).unwrap().trusted_issuers, None);
+        let c = parse(&["--trusted-issuers", OKTA]).unwrap();
+        assert_eq!(c.trusted_issuers.as_deref(), Some(OKTA));
+        assert_eq!(c.idp, IdpChoice::Development, "beside the development IdP");
+        let file =
+            std::env::temp_dir().join(format!("trusted-issuers-{}.json", std::process::id()));
+        std::fs::write(&file, OKTA).unwrap();
+        let at = format!("@{}", file.display());
+        assert_eq!(
+            parse(&["--trusted-issuers", &at])
+                .unwrap()
+                .trusted_issuers
+                .as_deref(),
+            Some(OKTA)
+        );
+        std::fs::remove_file(&file).unwrap();
+        let e = parse(&["--trusted-issuers", &at]).unwrap_err();
+        assert_eq!(e.flag, "trusted-issuers");
+        assert!(e.problem.starts_with("cannot read"), "{e}");
+        let bad = r#"[{"alias": "okta", "issuer": "http://idp.example.com", "audiences": ["x"]}]"#;
+        let e = parse(&["--trusted-issuers", bad]).unwrap_err();
+        assert!(
+            e.to_string().starts_with(
+                "--trusted-issuers: [0].issuer: \"http://idp.example.com\" is http off loopback"
+            ),
+            "{e}"
+        );
+        assert!(
+            parse(&["--trusted-issuers", "nope"])
+                .unwrap_err()
+                .to_string()
+                .starts_with("--trusted-issuers: is not JSON")
+        );
     }
 
     #[test]

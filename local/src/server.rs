@@ -8,7 +8,6 @@ use std::sync::Arc;
 use api::App;
 use api::cors::Cors;
 use api::cursor::CursorCodec;
-use authorizer::jwt::https::HttpJwksSource;
 use authorizer::{Authorizer, AuthorizerBuilder};
 use axum::Router;
 use axum::body::Body;
@@ -41,7 +40,7 @@ pub enum StartError {
     /// The authorizer refused its configuration.
     #[error("authorizer configuration: {0}")]
     AuthorizerConfig(#[from] authorizer::ConfigError),
-    /// The JWKS client could not be built.
+    /// The HTTP client for the issuers' keys could not be built.
     #[error("JWKS client: {0}")]
     Jwks(#[source] reqwest::Error),
     /// The development identity provider could not make its key.
@@ -146,6 +145,9 @@ impl Stack {
             // JWT authentication is off: partner keys only.
             IdpChoice::Off(_) => {}
         }
+        if let Some(trusted) = &config.trusted_issuers {
+            vars.push(("TRUSTED_ISSUERS", trusted.clone()));
+        }
         let authorizer_config = authorizer::Config::from_pairs(&vars)?;
         // The functions' EMF lines, as CloudWatch would receive them.
         let emf = if config.print_emf {
@@ -153,19 +155,14 @@ impl Stack {
         } else {
             Sink::Null
         };
-        let mut builder = AuthorizerBuilder::new(&authorizer_config)
+        // Every issuer's keys over HTTP, as the Lambda fetches them: the
+        // pool's JWKS, the trusted issuers' by discovery or their jwksUri.
+        let builder = AuthorizerBuilder::new(&authorizer_config)
             .secret_store(registry.store)
             .user_usage_key(crate::config::LOCAL_USER_USAGE_KEY.into())
-            .sink(emf.clone());
-        if let Some(cognito) = &authorizer_config.cognito {
-            let source = HttpJwksSource::new(
-                cognito.jwks_uri.clone(),
-                authorizer_config.jwks_timeout,
-                cognito.allow_http_jwks,
-            )
+            .sink(emf.clone())
+            .http_key_sources()
             .map_err(StartError::Jwks)?;
-            builder = builder.jwks_source(Arc::new(source));
-        }
         let authorizer: Arc<Authorizer> = Arc::new(builder.build());
 
         let cursor_key = match &config.cursor_key {

@@ -2549,3 +2549,33 @@ fn the_api_key_comes_from_the_authorizer_and_no_update_mode_resets_that() {
         "{api_id}: SAM's MergeDefinitions drops the request validators"
     );
 }
+
+#[test]
+fn trusted_issuers_are_a_json_parameter_passed_to_the_authorizer_none_by_default() {
+    let t = template();
+    let spec = get(&t, "Parameters")
+        .and_then(|p| get(p, "TrustedIssuers"))
+        .expect("a TrustedIssuers parameter");
+    assert_eq!(str_at(spec, &["Type"]), Some("String"));
+    let default = str_at(spec, &["Default"]).expect("a default");
+    assert_eq!(default, "[]");
+    let description = str_at(spec, &["Description"]).expect("a description");
+    for field in authorizer::config::trusted_issuers::FIELDS {
+        assert!(description.contains(field), "the description names {field}");
+    }
+    let (_, f) = function_built_from(&t, "authorizer");
+    let value = get(f, "Properties")
+        .and_then(|p| get(p, "Environment"))
+        .and_then(|e| get(e, "Variables"))
+        .and_then(|v| raw(v, "TRUSTED_ISSUERS"))
+        .expect("TRUSTED_ISSUERS");
+    assert_eq!(ref_target(value), Some("TrustedIssuers"));
+    // The default is what the authorizer reads as "the pool alone".
+    let config = authorizer::Config::from_pairs(&[
+        ("COGNITO_USER_POOL_ID", "us-east-1_Template1"),
+        ("COGNITO_CLIENT_IDS", "client1"),
+        ("TRUSTED_ISSUERS", default),
+    ])
+    .expect("the default parses");
+    assert!(config.trusted_issuers.is_empty());
+}

@@ -1,5 +1,7 @@
 //! JSON Web Keys: which keys of a JWKS can verify tokens, and whether a key
-//! agrees with a token's header.
+//! agrees with a token's header: RSA keys (RS256/384/512, PS256/384/512), EC
+//! keys on P-256 and P-384 (ES256, ES384, low-S only: [`crate::jwt::ecdsa`])
+//! and Ed25519 keys (EdDSA).
 //!
 //! The JWK is parsed once, when the JWKS is fetched, into a [`VerifyingKey`]
 //! holding aws-lc-rs public keys already parsed for each algorithm it may
@@ -24,6 +26,36 @@ pub enum KeyKind {
     EcP256,
     /// `kty: EC`, `crv: P-384`.
     EcP384,
+    /// `kty: OKP`, `crv: Ed25519`.
+    Ed25519,
+}
+
+impl KeyKind {
+    /// The key type an algorithm needs.
+    pub fn for_alg(alg: SigAlg) -> Self {
+        match alg {
+            SigAlg::RS256
+            | SigAlg::RS384
+            | SigAlg::RS512
+            | SigAlg::PS256
+            | SigAlg::PS384
+            | SigAlg::PS512 => KeyKind::Rsa,
+            SigAlg::ES256 => KeyKind::EcP256,
+            SigAlg::ES384 => KeyKind::EcP384,
+            SigAlg::EdDSA => KeyKind::Ed25519,
+        }
+    }
+}
+
+/// Why a signature was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum SignatureFault {
+    /// It does not verify with the key.
+    #[error("signature does not verify")]
+    Invalid,
+    /// An ECDSA signature in high-S form (its low-S twin may verify).
+    #[error("ECDSA signature is not in low-S form")]
+    HighS,
 }
 
 /// The largest signature accepted, in bytes: RSA-8192 (the largest modulus
@@ -40,8 +72,8 @@ pub struct VerifyingKey {
     /// The JWK's `alg`, when it names one.
     pub alg: Option<SigAlg>,
     /// The key parsed for each algorithm it may verify: only the JWK's `alg`
-    /// when it names one, else every one of its type (aws-lc-rs binds the
-    /// digest to the parsed key).
+    /// when it names one, else every one of its type that its issuer allows
+    /// (aws-lc-rs binds the digest to the parsed key).
     prepared: Vec<(SigAlg, ParsedPublicKey)>,
 }
 
@@ -100,8 +132,9 @@ pub enum JwkMismatch {
 }
 
 impl VerifyingKey {
-    /// Builds a key from one JWKS entry.
-    pub fn from_json(value: serde_json::Value) -> Result<Self, UnusableJwk> {
+    /// Builds a key from one JWKS entry, for an issuer whose tokens may use
+    /// `algorithms` (what a key without `alg` is prepared for).
+    pub fn from_json(value: serde_json::Value, algorithms: &[SigAlg]) -> Result<Self, UnusableJwk> {
         let jwk: Jwk =
             serde_json::from_value(value).map_err(|e| UnusableJwk::Malformed(e.to_string()))?;
         let kid = jwk.common.key_id.clone().ok_or(UnusableJwk::MissingKid)?;
@@ -116,6 +149,9 @@ impl VerifyingKey {
                 EllipticCurve::P384 => KeyKind::EcP384,
                 _ => return Err(UnusableJwk::UnsupportedKey(kid)),
             },
+            AlgorithmParameters::OctetKeyPair(okp) if okp.curve == EllipticCurve::Ed25519 => {
+                KeyKind::Ed25519
+            }
             _ => return Err(UnusableJwk::UnsupportedKey(kid)),
         };
         let alg = match jwk.common.key_algorithm {
@@ -123,8 +159,12 @@ impl VerifyingKey {
             Some(KeyAlgorithm::RS256) => Some(SigAlg::RS256),
             Some(KeyAlgorithm::RS384) => Some(SigAlg::RS384),
             Some(KeyAlgorithm::RS512) => Some(SigAlg::RS512),
+            Some(KeyAlgorithm::PS256) => Some(SigAlg::PS256),
+            Some(KeyAlgorithm::PS384) => Some(SigAlg::PS384),
+            Some(KeyAlgorithm::PS512) => Some(SigAlg::PS512),
             Some(KeyAlgorithm::ES256) => Some(SigAlg::ES256),
             Some(KeyAlgorithm::ES384) => Some(SigAlg::ES384),
+            Some(KeyAlgorithm::EdDSA) => Some(SigAlg::EdDSA),
             Some(_) => return Err(UnusableJwk::UnsupportedAlg(kid)),
         };
         let mut key = VerifyingKey {
@@ -141,16 +181,22 @@ impl VerifyingKey {
         {
             return Err(UnusableJwk::UnsupportedAlg(key.kid));
         }
-        let algs: &[SigAlg] = match (key.alg, kind) {
-            (Some(alg), _) => &[alg][..],
-            (None, KeyKind::Rsa) => &[SigAlg::RS256, SigAlg::RS384, SigAlg::RS512],
-            (None, KeyKind::EcP256) => &[SigAlg::ES256],
-            (None, KeyKind::EcP384) => &[SigAlg::ES384],
+        let algs: Vec<SigAlg> = match key.alg {
+            Some(alg) => vec![alg],
+            None => algorithms
+                .iter()
+                .copied()
+                .filter(|a| KeyKind::for_alg(*a) == kind)
+                .collect(),
         };
-        for &alg in algs {
+        for alg in algs {
             let parsed = prepare(&jwk.algorithm, alg)
                 .ok_or_else(|| UnusableJwk::BadKeyMaterial(key.kid.clone()))?;
             key.prepared.push((alg, parsed));
+        }
+        if key.prepared.is_empty() {
+            // No `alg`, and none of its type is allowed: it verifies nothing.
+            return Err(UnusableJwk::UnsupportedAlg(key.kid));
         }
         Ok(key)
     }
@@ -182,12 +228,7 @@ impl VerifyingKey {
                 token: alg.name(),
             });
         }
-        let needed = match alg {
-            SigAlg::RS256 | SigAlg::RS384 | SigAlg::RS512 => KeyKind::Rsa,
-            SigAlg::ES256 => KeyKind::EcP256,
-            SigAlg::ES384 => KeyKind::EcP384,
-        };
-        if needed != self.kind {
+        if KeyKind::for_alg(alg) != self.kind {
             return Err(JwkMismatch::KeyType {
                 kind: self.kind,
                 token: alg.name(),
@@ -199,17 +240,33 @@ impl VerifyingKey {
     /// Verifies `signature` (base64url) over `signing_input` with `alg`.
     /// Call [`Self::check_agreement`] first.
     pub fn verify(&self, alg: SigAlg, signing_input: &str, signature: &str) -> bool {
+        self.check_signature(alg, signing_input, signature).is_ok()
+    }
+
+    /// As [`Self::verify`], saying why a signature is refused: an ECDSA
+    /// signature must also be in low-S form, so that no token has a second
+    /// valid spelling.
+    pub fn check_signature(
+        &self,
+        alg: SigAlg,
+        signing_input: &str,
+        signature: &str,
+    ) -> Result<(), SignatureFault> {
         let Some((_, key)) = self.prepared.iter().find(|(a, _)| *a == alg) else {
-            return false;
+            return Err(SignatureFault::Invalid);
         };
         // Decoded on the stack: a signature that is not base64url, or longer
         // than any key here can make, is simply a bad signature.
         let mut raw = [0u8; MAX_SIGNATURE_BYTES];
         let Ok(len) = URL_SAFE_NO_PAD.decode_slice(signature, &mut raw) else {
-            return false;
+            return Err(SignatureFault::Invalid);
         };
-        raw.get(..len)
-            .is_some_and(|sig| key.verify_sig(signing_input.as_bytes(), sig).is_ok())
+        let sig = raw.get(..len).ok_or(SignatureFault::Invalid)?;
+        if !crate::jwt::ecdsa::is_low_s(alg, sig) {
+            return Err(SignatureFault::HighS);
+        }
+        key.verify_sig(signing_input.as_bytes(), sig)
+            .map_err(|_| SignatureFault::Invalid)
     }
 }
 
@@ -226,7 +283,11 @@ fn prepare(params: &AlgorithmParameters, alg: SigAlg) -> Option<ParsedPublicKey>
                 SigAlg::RS256 => &lc::RSA_PKCS1_2048_8192_SHA256,
                 SigAlg::RS384 => &lc::RSA_PKCS1_2048_8192_SHA384,
                 SigAlg::RS512 => &lc::RSA_PKCS1_2048_8192_SHA512,
-                SigAlg::ES256 | SigAlg::ES384 => return None,
+                // The salt as long as the digest: RFC 7518 §3.5.
+                SigAlg::PS256 => &lc::RSA_PSS_2048_8192_SHA256,
+                SigAlg::PS384 => &lc::RSA_PSS_2048_8192_SHA384,
+                SigAlg::PS512 => &lc::RSA_PSS_2048_8192_SHA512,
+                SigAlg::ES256 | SigAlg::ES384 | SigAlg::EdDSA => return None,
             };
             RsaPublicKeyComponents { n: &n, e: &e }
                 .to_parsed_public_key(algorithm)
@@ -243,6 +304,14 @@ fn prepare(params: &AlgorithmParameters, alg: SigAlg) -> Option<ParsedPublicKey>
             point.extend(decode(&ec.x)?);
             point.extend(decode(&ec.y)?);
             ParsedPublicKey::new(algorithm, point).ok()
+        }
+        AlgorithmParameters::OctetKeyPair(okp) if alg == SigAlg::EdDSA => {
+            // RFC 8037: `x` is the 32-byte public key itself.
+            let x = decode(&okp.x)?;
+            if x.len() != 32 {
+                return None;
+            }
+            ParsedPublicKey::new(&lc::ED25519, x).ok()
         }
         _ => None,
     }
@@ -267,7 +336,9 @@ mod tests {
 
     #[test]
     fn an_rsa_signing_key_is_usable() {
-        let key = VerifyingKey::from_json(rsa(json!({"alg": "RS256", "use": "sig"}))).unwrap();
+        let key =
+            VerifyingKey::from_json(rsa(json!({"alg": "RS256", "use": "sig"})), &SigAlg::POOL)
+                .unwrap();
         assert_eq!(
             (key.kid.as_str(), key.kind, key.alg),
             ("k1", KeyKind::Rsa, Some(SigAlg::RS256))
@@ -277,31 +348,34 @@ mod tests {
     #[test]
     fn keys_that_cannot_verify_tokens_are_left_out() {
         assert_eq!(
-            VerifyingKey::from_json(rsa(json!({"use": "enc"}))).unwrap_err(),
+            VerifyingKey::from_json(rsa(json!({"use": "enc"})), &SigAlg::POOL).unwrap_err(),
             UnusableJwk::NotForSignatures("k1".into())
         );
         assert_eq!(
-            VerifyingKey::from_json(rsa(json!({"alg": "RSA-OAEP"}))).unwrap_err(),
+            VerifyingKey::from_json(rsa(json!({"alg": "RSA-OAEP"})), &SigAlg::POOL).unwrap_err(),
             UnusableJwk::UnsupportedAlg("k1".into())
         );
         let mut no_kid = rsa(json!({}));
         no_kid.as_object_mut().unwrap().remove("kid");
         assert_eq!(
-            VerifyingKey::from_json(no_kid).unwrap_err(),
+            VerifyingKey::from_json(no_kid, &SigAlg::POOL).unwrap_err(),
             UnusableJwk::MissingKid
         );
         assert_eq!(
-            VerifyingKey::from_json(json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"}))
-                .unwrap_err(),
+            VerifyingKey::from_json(
+                json!({"kty": "oct", "kid": "h", "k": "c2VjcmV0"}),
+                &SigAlg::POOL
+            )
+            .unwrap_err(),
             UnusableJwk::UnsupportedKey("h".into())
         );
         // jsonwebtoken reads an RSA key without n and e as an unknown key type.
         assert_eq!(
-            VerifyingKey::from_json(json!({"kty": "RSA", "kid": "k"})).unwrap_err(),
+            VerifyingKey::from_json(json!({"kty": "RSA", "kid": "k"}), &SigAlg::POOL).unwrap_err(),
             UnusableJwk::UnsupportedKey("k".into())
         );
         assert!(matches!(
-            VerifyingKey::from_json(json!("k")),
+            VerifyingKey::from_json(json!("k"), &SigAlg::POOL),
             Err(UnusableJwk::Malformed(_))
         ));
     }
@@ -314,24 +388,24 @@ mod tests {
             "x": "wUbMvxMoNeBbttIezt2FkdQgCfPpkiZEEV-JDAf_SyI",
             "y": "wRKUpDlo5c4e4f-XzOux-qRbptg7O07Pr9ItUcRIPdk"});
         assert_eq!(
-            VerifyingKey::from_json(ec.clone()).unwrap_err(),
+            VerifyingKey::from_json(ec.clone(), &SigAlg::POOL).unwrap_err(),
             UnusableJwk::UnsupportedAlg("e".into())
         );
         let mut es256 = ec;
         es256["alg"] = json!("ES256");
         assert_eq!(
-            VerifyingKey::from_json(es256).unwrap().kind,
+            VerifyingKey::from_json(es256, &SigAlg::POOL).unwrap().kind,
             KeyKind::EcP256
         );
         assert_eq!(
-            VerifyingKey::from_json(rsa(json!({"alg": "ES384"}))).unwrap_err(),
+            VerifyingKey::from_json(rsa(json!({"alg": "ES384"})), &SigAlg::POOL).unwrap_err(),
             UnusableJwk::UnsupportedAlg("k1".into())
         );
     }
 
     #[test]
     fn the_header_alg_must_agree_with_the_key() {
-        let key = VerifyingKey::from_json(rsa(json!({"alg": "RS256"}))).unwrap();
+        let key = VerifyingKey::from_json(rsa(json!({"alg": "RS256"})), &SigAlg::POOL).unwrap();
         assert_eq!(key.check_agreement(SigAlg::RS256), Ok(()));
         assert_eq!(
             key.check_agreement(SigAlg::RS512),
@@ -340,7 +414,7 @@ mod tests {
                 token: "RS512"
             })
         );
-        let any_rsa = VerifyingKey::from_json(rsa(json!({}))).unwrap();
+        let any_rsa = VerifyingKey::from_json(rsa(json!({})), &SigAlg::POOL).unwrap();
         assert_eq!(any_rsa.check_agreement(SigAlg::RS384), Ok(()));
         assert_eq!(
             any_rsa.check_agreement(SigAlg::ES256),
@@ -348,6 +422,85 @@ mod tests {
                 kind: KeyKind::Rsa,
                 token: "ES256"
             })
+        );
+    }
+
+    #[test]
+    fn a_key_without_alg_is_prepared_for_its_issuers_algorithms_of_its_type() {
+        use crate::testkit::SigningKey;
+        let rsa = SigningKey::rsa("r", SigAlg::PS256).unwrap();
+        let claims = json!({"sub": "x"});
+        let token = rsa.sign(&claims).unwrap();
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        // Entra ID publishes RSA keys without `alg`.
+        let ps_only = VerifyingKey::from_json(rsa.bare_jwk(), &[SigAlg::PS256]).unwrap();
+        assert_eq!(ps_only.check_signature(SigAlg::PS256, input, sig), Ok(()));
+        assert_eq!(
+            ps_only.check_signature(SigAlg::RS256, input, sig),
+            Err(SignatureFault::Invalid),
+            "not prepared for an algorithm the issuer does not allow"
+        );
+        // For the pool's algorithms an RSA key without alg is RS* only.
+        let pool = VerifyingKey::from_json(rsa.bare_jwk(), &SigAlg::POOL).unwrap();
+        assert_eq!(
+            pool.check_signature(SigAlg::PS256, input, sig),
+            Err(SignatureFault::Invalid)
+        );
+        // No algorithm of its type allowed: it verifies nothing, left out.
+        assert_eq!(
+            VerifyingKey::from_json(rsa.bare_jwk(), &[SigAlg::EdDSA]).unwrap_err(),
+            UnusableJwk::UnsupportedAlg("r".into())
+        );
+    }
+
+    #[test]
+    fn ed25519_keys_verify_eddsa_and_nothing_else() {
+        use crate::testkit::SigningKey;
+        let ed = SigningKey::ed25519("ed").unwrap();
+        let key = VerifyingKey::from_json(ed.jwk(), &SigAlg::ALL).unwrap();
+        assert_eq!((key.kind, key.alg), (KeyKind::Ed25519, Some(SigAlg::EdDSA)));
+        let token = ed.sign(&json!({"sub": "x"})).unwrap();
+        let (input, sig) = token.rsplit_once('.').unwrap();
+        assert_eq!(key.check_signature(SigAlg::EdDSA, input, sig), Ok(()));
+        assert_eq!(
+            key.check_signature(SigAlg::EdDSA, &format!("{input}x"), sig),
+            Err(SignatureFault::Invalid)
+        );
+        let bare = VerifyingKey::from_json(ed.bare_jwk(), &SigAlg::ALL).unwrap();
+        assert_eq!(
+            bare.check_agreement(SigAlg::ES256),
+            Err(JwkMismatch::KeyType {
+                kind: KeyKind::Ed25519,
+                token: "ES256"
+            })
+        );
+        assert_eq!(bare.check_agreement(SigAlg::EdDSA), Ok(()));
+        // Another curve of the OKP type (X25519 is for key agreement).
+        let mut x25519 = ed.bare_jwk();
+        x25519["crv"] = json!("X25519");
+        assert!(VerifyingKey::from_json(x25519, &SigAlg::ALL).is_err());
+        // An Ed25519 key of the wrong length.
+        let mut short = ed.bare_jwk();
+        short["x"] = json!("AAAA");
+        assert_eq!(
+            VerifyingKey::from_json(short, &SigAlg::ALL).unwrap_err(),
+            UnusableJwk::BadKeyMaterial("ed".into())
+        );
+    }
+
+    #[test]
+    fn a_high_s_signature_is_refused_by_name_and_its_low_s_twin_verifies() {
+        use crate::testkit::{SigningKey, high_s_twin};
+        let ec = SigningKey::ec("e", SigAlg::ES256).unwrap();
+        let key = VerifyingKey::from_json(ec.jwk(), &SigAlg::POOL).unwrap();
+        let token = ec.sign(&json!({"sub": "x"})).unwrap();
+        let twin = high_s_twin(&token).unwrap();
+        let (input, low) = token.rsplit_once('.').unwrap();
+        let (_, high) = twin.rsplit_once('.').unwrap();
+        assert_eq!(key.check_signature(SigAlg::ES256, input, low), Ok(()));
+        assert_eq!(
+            key.check_signature(SigAlg::ES256, input, high),
+            Err(SignatureFault::HighS)
         );
     }
 }

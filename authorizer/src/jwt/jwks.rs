@@ -1,4 +1,7 @@
-//! The JWKS cache: the user pool's keys, kept for the life of the process.
+//! The JWKS cache: one issuer's keys (the user pool's, or a trusted
+//! issuer's), kept for the life of the process. Each issuer has its own, so
+//! a `kid` of one issuer never verifies another's tokens, and one issuer's
+//! outage leaves the others' keys alone.
 //!
 //! - Fetched at cold start; a failure there is logged, not fatal.
 //! - Refreshed when a token names an unknown `kid` (key rotation), with one
@@ -20,6 +23,7 @@ use tracing::{info, warn};
 
 use crate::jwt::https::{FetchError, JwksSource};
 use crate::jwt::jwk::VerifyingKey;
+use crate::jwt::token::SigAlg;
 use crate::metrics::Counters;
 
 /// The default minimum time between two fetches.
@@ -28,7 +32,7 @@ pub const DEFAULT_COOLDOWN: Duration = Duration::from_secs(10);
 /// The usable keys of a JWKS document, by `kid`.
 pub type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
-/// The process-wide key set of one user pool.
+/// The process-wide key set of one issuer.
 pub struct JwksCache {
     source: Arc<dyn JwksSource>,
     keys: RwLock<Arc<KeyMap>>,
@@ -38,6 +42,9 @@ pub struct JwksCache {
     /// when the last fetch started, for the cool-down.
     last_fetch: tokio::sync::Mutex<Option<Instant>>,
     cooldown: Duration,
+    /// What the issuer's tokens may use: a key without `alg` is prepared
+    /// for those of its type.
+    algorithms: Vec<SigAlg>,
     counters: Arc<Counters>,
 }
 
@@ -55,15 +62,21 @@ struct JwksDocument {
     keys: Vec<serde_json::Value>,
 }
 
-/// Reads a fetched JWKS document (untrusted bytes): its usable keys by `kid`,
-/// each unusable one logged and left out. Fails when the body is not a JWKS
-/// document or holds no usable key. Pure, so it can be fuzzed on its own.
+/// Reads a fetched JWKS document (untrusted bytes) for the user pool: its
+/// usable keys by `kid`, each unusable one logged and left out. Fails when
+/// the body is not a JWKS document or holds no usable key. Pure, so it can
+/// be fuzzed on its own.
 pub fn parse_jwks(body: &[u8]) -> Result<KeyMap, FetchError> {
+    parse_jwks_for(body, &SigAlg::POOL)
+}
+
+/// As [`parse_jwks`], for an issuer whose tokens may use `algorithms`.
+pub fn parse_jwks_for(body: &[u8], algorithms: &[SigAlg]) -> Result<KeyMap, FetchError> {
     let document: JwksDocument =
         crate::json::from_object_slice(body).map_err(|e| FetchError::Malformed(e.to_string()))?;
     let mut keys = KeyMap::new();
     for value in document.keys {
-        match VerifyingKey::from_json(value) {
+        match VerifyingKey::from_json(value, algorithms) {
             Ok(key) => {
                 keys.insert(key.kid.clone(), Arc::new(key));
             }
@@ -85,8 +98,15 @@ impl JwksCache {
             generation: AtomicU64::new(0),
             last_fetch: tokio::sync::Mutex::new(None),
             cooldown,
+            algorithms: SigAlg::POOL.to_vec(),
             counters: Arc::default(),
         }
+    }
+
+    /// Prepares keys without `alg` for `algorithms` (default: the pool's).
+    pub fn for_algorithms(mut self, algorithms: &[SigAlg]) -> Self {
+        self.algorithms = algorithms.to_vec();
+        self
     }
 
     /// Counts fetches and their failures into `counters`.
@@ -98,13 +118,20 @@ impl JwksCache {
     /// The key with this `kid`, fetching the JWKS again if it is unknown and
     /// the cool-down allows. `None`: no such key.
     pub async fn get(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
+        self.get_stamped(kid).await.map(|(key, _)| key)
+    }
+
+    /// As [`Self::get`], with the generation of the key set the key was
+    /// found in (read together with it, so a key set installed meanwhile
+    /// cannot lend its newer generation to a key it retired).
+    pub async fn get_stamped(&self, kid: &str) -> Option<(Arc<VerifyingKey>, u64)> {
+        if let Some(found) = self.cached(kid) {
+            return Some(found);
         }
         let mut last_fetch = self.last_fetch.lock().await;
         // Whoever held the lock before may have fetched the key already.
-        if let Some(key) = self.cached(kid) {
-            return Some(key);
+        if let Some(found) = self.cached(kid) {
+            return Some(found);
         }
         if last_fetch.is_some_and(|at| at.elapsed() < self.cooldown) {
             return None;
@@ -143,8 +170,12 @@ impl JwksCache {
         kids
     }
 
-    fn cached(&self, kid: &str) -> Option<Arc<VerifyingKey>> {
-        self.snapshot().get(kid).cloned()
+    fn cached(&self, kid: &str) -> Option<(Arc<VerifyingKey>, u64)> {
+        let keys = self.keys.read().unwrap_or_else(PoisonError::into_inner);
+        // Under the read lock: the generation is bumped under the write lock
+        // that installs a new set, so this one is the set's own.
+        let generation = self.generation.load(Ordering::Acquire);
+        keys.get(kid).map(|key| (Arc::clone(key), generation))
     }
 
     fn snapshot(&self) -> Arc<KeyMap> {
@@ -167,7 +198,7 @@ impl JwksCache {
 
     async fn fetch_and_install_uncounted(&self) -> Result<usize, FetchError> {
         let body = self.source.fetch().await?;
-        let keys = parse_jwks(&body)?;
+        let keys = parse_jwks_for(&body, &self.algorithms)?;
         let count = keys.len();
         // Replace, not merge: a key the pool has retired must stop verifying.
         let mut installed = self.keys.write().unwrap_or_else(PoisonError::into_inner);
@@ -190,7 +221,6 @@ impl JwksCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::token::SigAlg;
     use crate::testkit::{SigningKey, jwks};
 
     #[tokio::test]

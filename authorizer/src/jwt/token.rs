@@ -1,7 +1,9 @@
 //! Parsing a compact JWS into its parts, before anything is trusted.
 //!
-//! Only the header is decoded here: the payload stays encoded until the
-//! signature has verified, so an unsigned payload is never even parsed.
+//! Only the header is decoded here. The payload is decoded and read for its
+//! `iss` (which only picks the issuer whose rules then run) before the
+//! signature is checked, as aws-jwt-verify does; nothing in it is trusted
+//! before the signature verified.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,10 +15,11 @@ use crate::reject::Rejection;
 /// longer is refused before it is decoded.
 pub const MAX_TOKEN_BYTES: usize = 10 * 1024;
 
-/// The signature algorithms this verifier accepts: asymmetric only. `none`
-/// and the HMAC family are refused because a public JWK must never be usable
-/// as a shared secret.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The signature algorithms this verifier knows: asymmetric only. `none`
+/// and the HMAC family are not among them because a public JWK must never
+/// be usable as a shared secret. Which of them an issuer's tokens may use is
+/// the issuer's own list (`crate::jwt::issuers`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum SigAlg {
     /// RSASSA-PKCS1-v1_5 with SHA-256.
     RS256,
@@ -24,23 +27,48 @@ pub enum SigAlg {
     RS384,
     /// RSASSA-PKCS1-v1_5 with SHA-512.
     RS512,
+    /// RSASSA-PSS with SHA-256 (salt as long as the hash, RFC 7518 §3.5).
+    PS256,
+    /// RSASSA-PSS with SHA-384.
+    PS384,
+    /// RSASSA-PSS with SHA-512.
+    PS512,
     /// ECDSA P-256 with SHA-256.
     ES256,
     /// ECDSA P-384 with SHA-384.
     ES384,
+    /// EdDSA on Ed25519 (RFC 8037).
+    EdDSA,
 }
 
 impl SigAlg {
-    /// Parses a JOSE `alg` name from the allow-list.
+    /// Every algorithm this verifier knows.
+    pub const ALL: [SigAlg; 9] = [
+        SigAlg::RS256,
+        SigAlg::RS384,
+        SigAlg::RS512,
+        SigAlg::PS256,
+        SigAlg::PS384,
+        SigAlg::PS512,
+        SigAlg::ES256,
+        SigAlg::ES384,
+        SigAlg::EdDSA,
+    ];
+
+    /// What the user pool's tokens may use: the algorithms accepted before
+    /// trusted issuers existed (Cognito signs with RS256).
+    pub const POOL: [SigAlg; 5] = [
+        SigAlg::RS256,
+        SigAlg::RS384,
+        SigAlg::RS512,
+        SigAlg::ES256,
+        SigAlg::ES384,
+    ];
+
+    /// Parses a JOSE `alg` name this verifier knows (case-sensitive, as
+    /// JOSE names are).
     pub fn parse(name: &str) -> Option<Self> {
-        Some(match name {
-            "RS256" => SigAlg::RS256,
-            "RS384" => SigAlg::RS384,
-            "RS512" => SigAlg::RS512,
-            "ES256" => SigAlg::ES256,
-            "ES384" => SigAlg::ES384,
-            _ => return None,
-        })
+        SigAlg::ALL.into_iter().find(|alg| alg.name() == name)
     }
 
     /// The JOSE name.
@@ -49,8 +77,12 @@ impl SigAlg {
             SigAlg::RS256 => "RS256",
             SigAlg::RS384 => "RS384",
             SigAlg::RS512 => "RS512",
+            SigAlg::PS256 => "PS256",
+            SigAlg::PS384 => "PS384",
+            SigAlg::PS512 => "PS512",
             SigAlg::ES256 => "ES256",
             SigAlg::ES384 => "ES384",
+            SigAlg::EdDSA => "EdDSA",
         }
     }
 }
@@ -62,6 +94,8 @@ pub struct ParsedJwt<'a> {
     pub alg: SigAlg,
     /// The header's `kid`.
     pub kid: String,
+    /// The header's `typ`, when it has one.
+    pub typ: Option<String>,
     /// `base64url(header) . base64url(payload)`: what the signature covers.
     pub signing_input: &'a str,
     /// The encoded payload, decoded only after the signature verified.
@@ -74,6 +108,7 @@ pub struct ParsedJwt<'a> {
 struct RawHeader {
     alg: Option<serde_json::Value>,
     kid: Option<serde_json::Value>,
+    typ: Option<serde_json::Value>,
     crit: Option<serde::de::IgnoredAny>,
 }
 
@@ -122,16 +157,45 @@ pub fn parse(token: &str) -> Result<ParsedJwt<'_>, Rejection> {
         Some(_) => return Err(Rejection::MalformedToken("header kid is not a string")),
     };
 
+    let typ = match raw.typ {
+        None => None,
+        Some(serde_json::Value::String(typ)) => Some(typ),
+        Some(_) => return Err(Rejection::MalformedToken("header typ is not a string")),
+    };
+
     Ok(ParsedJwt {
         alg,
         kid,
+        typ,
         signing_input,
         payload,
         signature,
     })
 }
 
-/// Decodes the payload's base64url (after the signature verified).
+/// Whether the header's `typ` names the media type `required`, as RFC 8725
+/// §3.11 and RFC 7515 §4.1.9 compare them: case-insensitively, and a value
+/// without a `/` stands for `application/<value>` (so `at+jwt`, `AT+JWT`
+/// and `application/at+jwt` are one type, RFC 9068 §4). `required` is the
+/// configured type, already without `application/` ([`media_subtype`]).
+pub fn typ_matches(typ: &str, required: &str) -> bool {
+    media_subtype(typ).is_some_and(|t| t.eq_ignore_ascii_case(required))
+}
+
+/// The `application/` subtype a `typ` value names: the value itself when it
+/// has no `/`, the part after `application/` (any case) when it has one;
+/// `None` for another top-level type.
+pub fn media_subtype(typ: &str) -> Option<&str> {
+    const APPLICATION: &str = "application/";
+    if !typ.contains('/') {
+        return Some(typ);
+    }
+    let (head, rest) = typ.split_at_checked(APPLICATION.len())?;
+    head.eq_ignore_ascii_case(APPLICATION).then_some(rest)
+}
+
+/// Decodes the payload's base64url (read for its `iss` before the signature
+/// verified, trusted only after).
 pub fn decode_payload(payload: &str) -> Result<Vec<u8>, Rejection> {
     URL_SAFE_NO_PAD
         .decode(payload)
@@ -157,12 +221,15 @@ mod tests {
         assert_eq!(parsed.alg, SigAlg::RS256);
         assert_eq!(parsed.kid, "k1");
         assert_eq!(parsed.signature, "c2ln");
+        assert_eq!(parsed.typ.as_deref(), Some("JWT"));
         assert_eq!(format!("{}.{}", parsed.signing_input, parsed.signature), t);
     }
 
     #[test]
     fn none_and_hmac_algorithms_are_refused() {
-        for alg in ["none", "HS256", "HS512", "PS256", "EdDSA", "rs256"] {
+        for alg in [
+            "none", "HS256", "HS384", "HS512", "ES512", "rs256", "Ed25519", "",
+        ] {
             let t = token(&format!(r#"{{"alg":"{alg}","kid":"k1"}}"#));
             assert_eq!(
                 parse(&t),
@@ -224,6 +291,45 @@ mod tests {
         assert_eq!(
             parse(&token(r#"{"alg":"RS256","kid":"k","crit":["exp"]}"#)),
             Err(Rejection::CriticalHeader)
+        );
+    }
+
+    #[test]
+    fn every_known_algorithm_is_parsed_by_its_jose_name() {
+        for alg in SigAlg::ALL {
+            let t = token(&format!(r#"{{"alg":"{}","kid":"k1"}}"#, alg.name()));
+            assert_eq!(parse(&t).unwrap().alg, alg);
+        }
+        assert!(SigAlg::POOL.iter().all(|a| SigAlg::ALL.contains(a)));
+    }
+
+    #[test]
+    fn typ_is_compared_as_a_media_type() {
+        for typ in [
+            "at+jwt",
+            "AT+JWT",
+            "application/at+jwt",
+            "Application/At+Jwt",
+        ] {
+            assert!(typ_matches(typ, "at+jwt"), "{typ}");
+        }
+        for typ in [
+            "jwt",
+            "JWT",
+            "at+jwt ",
+            "text/at+jwt",
+            "application/jwt",
+            "application/",
+            "",
+            "at",
+        ] {
+            assert!(!typ_matches(typ, "at+jwt"), "{typ}");
+        }
+        assert_eq!(media_subtype("application/at+jwt"), Some("at+jwt"));
+        assert_eq!(media_subtype("image/png"), None);
+        assert_eq!(
+            parse(&token(r#"{"alg":"RS256","kid":"k","typ":1}"#)),
+            Err(Rejection::MalformedToken("header typ is not a string"))
         );
     }
 

@@ -11,9 +11,11 @@
 //! - **never past `exp`**: an entry is served only while `now < exp`
 //!   (stricter than the verifier, whose leeway is left to a fresh check), and
 //!   only successful verifications are stored, so `nbf`/`iat` held at the time;
-//! - **bound to the key set**: each entry carries the [`JwksCache`] generation
-//!   that verified it, and a new key set (rotation, a key retired) empties
-//!   the cache, so a token signed by a withdrawn key stops at once;
+//! - **bound to its issuer's key set**: each entry carries its issuer and
+//!   the generation of that issuer's [`JwksCache`] that verified it, and is
+//!   served only while that generation is current: a new key set of the
+//!   issuer (rotation, a key retired) ends its entries at once, so a token
+//!   signed by a withdrawn key stops, while other issuers' entries stay;
 //! - **bounded** in entries and in bytes (token plus claims), so made-up
 //!   traffic of valid tokens cannot grow the process: when full, expired
 //!   entries go first, and if that is not enough the cache starts over
@@ -44,6 +46,9 @@ pub const MAX_BYTES: usize = 8 * 1024 * 1024;
 /// bound honest.
 const ENTRY_OVERHEAD: usize = 224;
 
+/// Which issuer verified an entry, and under which generation of its key set.
+pub type Stamp = (crate::jwt::issuers::IssuerId, u64);
+
 /// The cache (see the module's documentation).
 pub struct VerifiedTokens {
     inner: Mutex<Inner>,
@@ -53,8 +58,6 @@ pub struct VerifiedTokens {
 
 #[derive(Default)]
 struct Inner {
-    /// The key-set generation every entry was verified under.
-    generation: u64,
     bytes: usize,
     /// FxHash, not SipHash: a key is hashed two or three times per decision
     /// and is over 1 KiB, where SipHash costs about 1 µs. Flooding needs
@@ -65,6 +68,7 @@ struct Inner {
 
 struct Entry {
     token: Arc<VerifiedToken>,
+    stamp: Stamp,
     bytes: usize,
     fingerprint: Option<String>,
 }
@@ -95,41 +99,54 @@ impl VerifiedTokens {
         }
     }
 
-    /// The verified principal of `token`, if it verified under key-set
-    /// `generation` and `now` is before its `exp`.
-    pub fn get(&self, token: &str, generation: u64, now: f64) -> Option<Arc<VerifiedToken>> {
+    /// The verified principal of `token`, if it verified under its issuer's
+    /// key-set generation `current(issuer)` and `now` is before its `exp`.
+    pub fn get(
+        &self,
+        token: &str,
+        now: f64,
+        current: impl Fn(crate::jwt::issuers::IssuerId) -> u64,
+    ) -> Option<Arc<VerifiedToken>> {
         let mut inner = self.lock();
-        inner.adopt(generation);
-        if inner.generation != generation {
-            return None;
-        }
         let entry = inner.entries.get(token)?;
-        if now < entry.token.expires_at {
+        let (issuer, generation) = entry.stamp;
+        if now < entry.token.expires_at && generation == current(issuer) {
             return Some(Arc::clone(&entry.token));
         }
-        // Expired: it can never be served again.
+        // Expired, or verified under a key set since replaced: it can never
+        // be served again.
         inner.remove(token);
         None
     }
 
-    /// Keeps `verified`, the principal of `token` verified under key-set
-    /// `generation` at `now`. A token already expired, one too large for the
-    /// byte bound, or one verified under an older key set is not kept.
-    pub fn insert(&self, token: &str, verified: Arc<VerifiedToken>, generation: u64, now: f64) {
+    /// Keeps `verified`, the principal of `token` verified at `now` under
+    /// `stamp` (its issuer and that issuer's key-set generation). A token
+    /// already expired, one too large for the byte bound, or one verified
+    /// under a key set already replaced (`current`) is not kept.
+    pub fn insert(
+        &self,
+        token: &str,
+        verified: Arc<VerifiedToken>,
+        stamp: Stamp,
+        now: f64,
+        current: impl Fn(crate::jwt::issuers::IssuerId) -> u64,
+    ) {
         let bytes = entry_bytes(token, &verified);
-        if now >= verified.expires_at || bytes > self.max_bytes || self.max_entries == 0 {
+        if now >= verified.expires_at
+            || bytes > self.max_bytes
+            || self.max_entries == 0
+            || stamp.1 != current(stamp.0)
+        {
             return;
         }
         let mut inner = self.lock();
-        inner.adopt(generation);
-        if inner.generation != generation {
-            return;
-        }
         // A token stored again (two requests verified it at once) counts as
         // a new one here, so the bounds hold either way; the insert below
         // replaces it and its bytes are taken back.
         if inner.entries.len() >= self.max_entries || inner.bytes + bytes > self.max_bytes {
-            inner.entries.retain(|_, e| now < e.token.expires_at);
+            inner
+                .entries
+                .retain(|_, e| now < e.token.expires_at && e.stamp.1 == current(e.stamp.0));
             inner.bytes = inner.entries.values().map(|e| e.bytes).sum();
             if inner.entries.len() >= self.max_entries || inner.bytes + bytes > self.max_bytes {
                 inner.entries.clear();
@@ -139,6 +156,7 @@ impl VerifiedTokens {
         inner.bytes += bytes;
         let entry = Entry {
             token: verified,
+            stamp,
             bytes,
             fingerprint: None,
         };
@@ -186,16 +204,6 @@ impl VerifiedTokens {
 }
 
 impl Inner {
-    /// A newer key set empties the cache: nothing verified under the old one
-    /// is trusted any more.
-    fn adopt(&mut self, generation: u64) {
-        if generation > self.generation {
-            self.entries.clear();
-            self.bytes = 0;
-            self.generation = generation;
-        }
-    }
-
     fn remove(&mut self, token: &str) {
         if let Some(old) = self.entries.remove(token) {
             self.bytes -= old.bytes;
@@ -208,7 +216,7 @@ fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
     ENTRY_OVERHEAD
         + token.len()
         + verified.owner.as_str().len()
-        + verified.client_id.len()
+        + verified.client_id.as_ref().map_or(0, String::len)
         + verified.username.as_ref().map_or(0, String::len)
         + strings(&verified.scopes)
         + strings(&verified.groups)
@@ -217,18 +225,24 @@ fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use policies::{Owner, TokenUse};
+    use policies::{Owner, PermissionSet, TokenUse};
 
     const NOW: f64 = 1_800_000_000.0;
+
+    /// Every issuer's key set at generation `g`.
+    fn at(g: u64) -> impl Fn(usize) -> u64 {
+        move |_| g
+    }
 
     fn verified(sub: &str, exp: f64) -> Arc<VerifiedToken> {
         Arc::new(VerifiedToken {
             owner: Owner::user(sub).unwrap(),
-            token_use: TokenUse::Access,
-            client_id: "client1".into(),
+            token_use: Some(TokenUse::Access),
+            client_id: Some("client1".into()),
             username: Some("alice".into()),
             scopes: vec!["aws.cognito.signin.user.admin".into()],
             groups: vec![],
+            permissions: PermissionSet::ALL,
             expires_at: exp,
         })
     }
@@ -236,14 +250,14 @@ mod tests {
     #[test]
     fn a_token_verified_once_is_found_again_by_its_exact_bytes() {
         let cache = VerifiedTokens::default();
-        cache.insert("a.b.c", verified("u1", NOW + 60.0), 1, NOW);
+        cache.insert("a.b.c", verified("u1", NOW + 60.0), (0, 1), NOW, at(1));
         assert_eq!(
-            cache.get("a.b.c", 1, NOW + 1.0).unwrap().owner.as_str(),
+            cache.get("a.b.c", NOW + 1.0, at(1)).unwrap().owner.as_str(),
             "user:u1"
         );
         // Another spelling of "the same" token is another key.
         for other in ["a.b.C", "a.b.c ", "a.b", "a.b.cd", ""] {
-            assert!(cache.get(other, 1, NOW).is_none(), "{other:?}");
+            assert!(cache.get(other, NOW, at(1)).is_none(), "{other:?}");
         }
     }
 
@@ -251,49 +265,70 @@ mod tests {
     fn an_entry_is_never_served_at_or_after_exp() {
         let cache = VerifiedTokens::default();
         let exp = NOW + 60.0;
-        cache.insert("t", verified("u1", exp), 1, NOW);
-        assert!(cache.get("t", 1, exp - 0.001).is_some());
-        assert!(cache.get("t", 1, exp).is_none());
+        cache.insert("t", verified("u1", exp), (0, 1), NOW, at(1));
+        assert!(cache.get("t", exp - 0.001, at(1)).is_some());
+        assert!(cache.get("t", exp, at(1)).is_none());
         assert!(cache.is_empty(), "an expired entry is dropped when seen");
         // Nor is a token already expired when verified (leeway) kept.
-        cache.insert("late", verified("u2", NOW - 1.0), 1, NOW);
+        cache.insert("late", verified("u2", NOW - 1.0), (0, 1), NOW, at(1));
         assert!(cache.is_empty());
     }
 
     #[test]
-    fn a_new_key_set_empties_the_cache() {
+    fn a_new_key_set_ends_the_entries_of_its_issuer_only() {
         let cache = VerifiedTokens::default();
-        cache.insert("t1", verified("u1", NOW + 60.0), 1, NOW);
-        cache.insert("t2", verified("u2", NOW + 60.0), 1, NOW);
-        assert_eq!(cache.len(), 2);
-        assert!(cache.get("t1", 2, NOW).is_none());
-        assert!(cache.is_empty());
-        assert_eq!(cache.bytes(), 0);
+        // Issuer 0 (the pool) and issuer 1 (a trusted issuer), both at
+        // generation 1.
+        let generations = std::cell::Cell::new([1u64, 1u64]);
+        let current = |id: usize| generations.get()[id];
+        cache.insert("t1", verified("u1", NOW + 60.0), (0, 1), NOW, current);
+        cache.insert("t2", verified("u2", NOW + 60.0), (0, 1), NOW, current);
+        cache.insert("o1", verified("u3", NOW + 60.0), (1, 1), NOW, current);
+        assert_eq!(cache.len(), 3);
+        // Issuer 0 rotates its keys.
+        generations.set([2, 1]);
+        assert!(cache.get("t1", NOW, current).is_none());
+        assert!(cache.get("t2", NOW, current).is_none());
+        assert!(
+            cache.get("o1", NOW, current).is_some(),
+            "another issuer's entry stays"
+        );
+        assert_eq!(cache.len(), 1);
         // A verification that started under the old key set is not kept.
-        cache.insert("t1", verified("u1", NOW + 60.0), 1, NOW);
-        assert!(cache.is_empty());
-        cache.insert("t1", verified("u1", NOW + 60.0), 2, NOW);
-        assert!(cache.get("t1", 2, NOW).is_some());
+        cache.insert("t1", verified("u1", NOW + 60.0), (0, 1), NOW, current);
+        assert!(cache.get("t1", NOW, current).is_none());
+        cache.insert("t1", verified("u1", NOW + 60.0), (0, 2), NOW, current);
+        assert!(cache.get("t1", NOW, current).is_some());
+        // The same generation number of another issuer is not this one's.
+        generations.set([2, 3]);
+        assert!(cache.get("o1", NOW, current).is_none());
+        assert!(cache.get("t1", NOW, current).is_some());
     }
 
     #[test]
     fn the_number_of_entries_is_bounded() {
         let cache = VerifiedTokens::with_bounds(3, MAX_BYTES);
         for i in 0..10 {
-            cache.insert(&format!("t{i}"), verified("u", NOW + 60.0), 1, NOW);
+            cache.insert(
+                &format!("t{i}"),
+                verified("u", NOW + 60.0),
+                (0, 1),
+                NOW,
+                at(1),
+            );
             assert!(cache.len() <= 3);
         }
-        assert!(cache.get("t9", 1, NOW).is_some(), "the newest is kept");
+        assert!(cache.get("t9", NOW, at(1)).is_some(), "the newest is kept");
     }
 
     #[test]
     fn expired_entries_make_room_before_live_ones_are_dropped() {
         let cache = VerifiedTokens::with_bounds(2, MAX_BYTES);
-        cache.insert("old", verified("u1", NOW + 1.0), 1, NOW);
-        cache.insert("live", verified("u2", NOW + 60.0), 1, NOW);
-        cache.insert("new", verified("u3", NOW + 60.0), 1, NOW + 2.0);
-        assert!(cache.get("live", 1, NOW + 2.0).is_some());
-        assert!(cache.get("new", 1, NOW + 2.0).is_some());
+        cache.insert("old", verified("u1", NOW + 1.0), (0, 1), NOW, at(1));
+        cache.insert("live", verified("u2", NOW + 60.0), (0, 1), NOW, at(1));
+        cache.insert("new", verified("u3", NOW + 60.0), (0, 1), NOW + 2.0, at(1));
+        assert!(cache.get("live", NOW + 2.0, at(1)).is_some());
+        assert!(cache.get("new", NOW + 2.0, at(1)).is_some());
         assert_eq!(cache.len(), 2);
     }
 
@@ -304,13 +339,13 @@ mod tests {
         let cache = VerifiedTokens::with_bounds(MAX_ENTRIES, 3 * one);
         for i in 0..10 {
             let t = format!("{token}{i}");
-            cache.insert(&t, verified("u", NOW + 60.0), 1, NOW);
+            cache.insert(&t, verified("u", NOW + 60.0), (0, 1), NOW, at(1));
             assert!(cache.bytes() <= 3 * one + 10, "{}", cache.bytes());
         }
         assert!(cache.len() <= 3);
         // A token larger than the whole bound is never kept.
         let tiny = VerifiedTokens::with_bounds(MAX_ENTRIES, 100);
-        tiny.insert(&token, verified("u", NOW + 60.0), 1, NOW);
+        tiny.insert(&token, verified("u", NOW + 60.0), (0, 1), NOW, at(1));
         assert!(tiny.is_empty());
     }
 
@@ -325,7 +360,7 @@ mod tests {
         assert_eq!(cache.fingerprint("t", compute), "fp-t");
         assert_eq!(cache.fingerprint("t", compute), "fp-t");
         assert_eq!(computed.get(), 2, "a token not cached is hashed each time");
-        cache.insert("t", verified("u", NOW + 60.0), 1, NOW);
+        cache.insert("t", verified("u", NOW + 60.0), (0, 1), NOW, at(1));
         for _ in 0..3 {
             assert_eq!(cache.fingerprint("t", compute), "fp-t");
         }
@@ -335,9 +370,9 @@ mod tests {
     #[test]
     fn storing_a_token_again_does_not_count_it_twice() {
         let cache = VerifiedTokens::default();
-        cache.insert("t", verified("u", NOW + 60.0), 1, NOW);
+        cache.insert("t", verified("u", NOW + 60.0), (0, 1), NOW, at(1));
         let once = cache.bytes();
-        cache.insert("t", verified("u", NOW + 60.0), 1, NOW);
+        cache.insert("t", verified("u", NOW + 60.0), (0, 1), NOW, at(1));
         assert_eq!((cache.len(), cache.bytes()), (1, once));
     }
 }

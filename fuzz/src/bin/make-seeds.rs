@@ -27,6 +27,69 @@ use serde_json::{Value, json};
 
 const SUB: &str = "6f1c2d3e-4b5a-4c7d-8e9f-0a1b2c3d4e5f";
 
+/// Seeds of the trusted-issuer targets: fixed documents, no keys.
+const ISSUER_SEEDS: &[(&str, &str, &str)] = &[
+    ("trusted_issuers", "minimal.json", r###"[{"alias": "okta", "issuer": "https://example.okta.com/oauth2/default", "audiences": ["api://items"]}]"###),
+    ("trusted_issuers", "every-field.json", r###"[
+ {
+  "alias": "entra-staff",
+  "issuer": "https://login.microsoftonline.com/t1/v2.0/",
+  "audiences": [
+   "api://items"
+  ],
+  "clientIds": [
+   "c1",
+   "c2"
+  ],
+  "jwksUri": "https://login.microsoftonline.com/t1/discovery/v2.0/keys",
+  "algorithms": [
+   "RS256",
+   "PS256",
+   "ES256",
+   "EdDSA"
+  ],
+  "requiredTyp": "application/at+jwt",
+  "requiredClaims": {
+   "tid": "t1",
+   "ver": [
+    "2.0",
+    "1.0"
+   ],
+   "oid": true
+  },
+  "scopeMap": {
+   "Items.Read": "items:read",
+   "Items.Write": "items:write",
+   "Items.Delete": "items:delete"
+  },
+  "groupsClaim": "groups",
+  "readonlyGroups": [
+   "auditors"
+  ]
+ }
+]"###),
+    ("trusted_issuers", "two-with-loopback.json", r###"[{"alias": "okta", "issuer": "https://example.okta.com", "audiences": ["x"]}, {"alias": "op", "issuer": "http://127.0.0.1:4000", "clientIds": ["app"], "jwksUri": "http://[::1]:4000/jwks"}]"###),
+    ("trusted_issuers", "hmac-refused.json", r###"[{"alias": "a", "issuer": "https://a.example", "audiences": ["x"], "algorithms": ["RS256", "HS256"]}]"###),
+    ("trusted_issuers", "duplicate-member.json", r###"[{"alias": "a", "alias": "b", "issuer": "https://a.example", "audiences": ["x"]}]"###),
+    ("trusted_issuers", "empty.json", r###"[]"###),
+    ("discovery", "okta.json", r###"{
+ "issuer": "https://idp.example.com",
+ "authorization_endpoint": "https://idp.example.com/v1/authorize",
+ "token_endpoint": "https://idp.example.com/v1/token",
+ "jwks_uri": "https://idp.example.com/v1/keys",
+ "response_types_supported": [
+  "code"
+ ],
+ "id_token_signing_alg_values_supported": [
+  "RS256"
+ ]
+}"###),
+    ("discovery", "loopback-provider.json", r###"{"issuer": "http://127.0.0.1:4000", "jwks_uri": "http://127.0.0.1:4000/jwks", "token_endpoint": "http://127.0.0.1:4000/token"}"###),
+    ("discovery", "another-issuer.json", r###"{"issuer": "https://idp.example.com/", "jwks_uri": "https://idp.example.com/keys"}"###),
+    ("discovery", "http-keys-for-https-issuer.json", r###"{"issuer": "https://idp.example.com", "jwks_uri": "http://127.0.0.1:9001/keys"}"###),
+    ("discovery", "lone-surrogate-in-an-unread-member.json", r###"{"issuer": "https://idp.example.com", "x": "\ud800", "jwks_uri": "https://k.example.net/jwks"}"###),
+];
+
 fn write(root: &Path, target: &str, name: &str, bytes: impl AsRef<[u8]>) {
     let dir = root.join("corpus").join(target);
     fs::create_dir_all(&dir).unwrap();
@@ -367,6 +430,9 @@ fn main() {
         ("odd-target", "GET /items/a%22b%ZZ?limit=%FF&limit=2&cursor=a+b HTTP/1.1\r\nHost: bad host:99999\r\nAuthorization: $ALICE\r\n\r\n".to_owned()),
     ] {
         write(&root, "local_http", name, text);
+    }
+    for (target, name, text) in ISSUER_SEEDS {
+        write(&root, target, name, text);
     }
     println!("seeds written under fuzz/corpus/, keys in fuzz/fixtures/jwks.json");
 }
