@@ -53,6 +53,12 @@ pub struct Provider {
 impl Provider {
     /// Starts a provider and waits for its ready line.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a provider with these flags of `provider.mjs` (e.g.
+    /// `--rsa-kid`) and waits for its ready line.
+    pub fn start_with(flags: &[&str]) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/oidc");
         assert!(
             dir.join("node_modules/oidc-provider/package.json")
@@ -63,6 +69,7 @@ impl Provider {
         let mut child = Command::new("node")
             .arg(dir.join("provider.mjs"))
             .arg("--exit-with-stdin")
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
