@@ -39,14 +39,13 @@ async fn call(
     token: &str,
     body: Option<Value>,
 ) -> (StatusCode, Value) {
-    let mut request = reqwest::Client::new()
+    let request = reqwest::Client::new()
         .request(method, format!("{}{path}", stack.url()))
         .bearer_auth(token);
-    if let Some(body) = body {
-        request = request
-            .header("Content-Type", "application/json")
-            .body(body.to_string());
-    }
+    let request = match body {
+        Some(body) => request.json(&body),
+        None => request,
+    };
     let response = request.send().await.unwrap();
     let status = response.status();
     let text = response.text().await.unwrap();
@@ -123,24 +122,29 @@ async fn a_token_with_only_items_read_lists_but_cannot_create() {
     stack.shutdown().await.unwrap();
 }
 
+/// The status of creating an item with `token` on a fresh stack that trusts
+/// the provider by discovery, with `rules` (fields of its entry) added.
+async fn create_status_with(provider: &Provider, rules: &Value, token: &str) -> StatusCode {
+    let mut issuer = by_discovery(provider);
+    for (field, value) in rules.as_object().unwrap() {
+        issuer[field] = value.clone();
+    }
+    let stack = stack_trusting(&json!([issuer])).await;
+    let status = create(&stack, token, "rules").await.0;
+    stack.shutdown().await.unwrap();
+    status
+}
+
 #[tokio::test]
 async fn an_es256_token_passes_only_where_the_issuer_allows_es256() {
     let provider = Provider::start();
-    let ready = &provider.ready;
     let es256 = provider
-        .access_token(&ready.api_es256, "items/read items/write")
+        .access_token(&provider.ready.api_es256, "items/read items/write")
         .await;
-
     // Default algorithms: RS256 only.
-    let stack = stack_trusting(&json!([by_discovery(&provider)])).await;
-    assert_eq!(create(&stack, &es256, "es256").await.0, 401);
-    stack.shutdown().await.unwrap();
-
-    let mut issuer = by_discovery(&provider);
-    issuer["algorithms"] = json!(["RS256", "ES256"]);
-    let stack = stack_trusting(&json!([issuer])).await;
-    assert_eq!(create(&stack, &es256, "es256").await.0, 201);
-    stack.shutdown().await.unwrap();
+    assert_eq!(create_status_with(&provider, &json!({}), &es256).await, 401);
+    let both = json!({"algorithms": ["RS256", "ES256"]});
+    assert_eq!(create_status_with(&provider, &both, &es256).await, 201);
 }
 
 #[tokio::test]
@@ -150,13 +154,6 @@ async fn the_issuer_s_required_typ_client_ids_and_claims_are_checked_against_rea
     let token = provider
         .access_token(&ready.api, "items/read items/write")
         .await;
-    let with = |rules: Value| {
-        let mut issuer = by_discovery(&provider);
-        for (field, value) in rules.as_object().unwrap() {
-            issuer[field] = value.clone();
-        }
-        json!([issuer])
-    };
     let cases = [
         // RFC 9068 tokens carry typ at+jwt; RFC 8725 §3.11 lets the
         // application/ prefix be left out or written.
@@ -175,10 +172,8 @@ async fn the_issuer_s_required_typ_client_ids_and_claims_are_checked_against_rea
         (json!({"requiredClaims": {"tenant": true}}), 401),
     ];
     for (rules, expected) in cases {
-        let stack = stack_trusting(&with(rules.clone())).await;
-        let status = create(&stack, &token, "rules").await.0;
+        let status = create_status_with(&provider, &rules, &token).await;
         assert_eq!(status, expected, "with {rules}");
-        stack.shutdown().await.unwrap();
     }
 }
 
