@@ -19,10 +19,13 @@
 //   module's development keys. Their kids are random unless --rsa-kid names
 //   the RSA key's: two providers can then publish one kid for two keys, as
 //   two unrelated issuers may.
-// - Three resource servers (RFC 8707 resource indicators), each giving
+// - Four resource servers (RFC 8707 resource indicators), each giving
 //   RFC 9068 JWT access tokens (`typ: at+jwt`) whose `aud` is the audience:
 //   API (the items API; scopes items/read items/write items/delete, RS256),
-//   API_ES256 (the same audience, signed ES256), OTHER (another audience).
+//   API_ES256 (the same audience, signed ES256), API_OWN_SCOPES (the same
+//   audience, with this provider's own scope names, Items.Read Items.Write
+//   Items.Delete, as an Entra ID app names its roles: for `scopeMap`),
+//   OTHER (another audience).
 // - A confidential client ("machine", client_secret_basic) for the
 //   client_credentials grant; `sub` and `client_id` are its id.
 // - A public client ("spa", no secret) for authorization code + PKCE (S256,
@@ -46,12 +49,14 @@ import { Provider, errors } from 'oidc-provider';
 // (absolute URIs, no fragment: RFC 8707 §2).
 const API = 'urn:secured-api:items';
 const API_ES256 = 'urn:secured-api:items:es256';
+const API_OWN_SCOPES = 'urn:secured-api:items:own-scopes';
 const OTHER = 'urn:secured-api:other';
 const ITEM_SCOPES = 'items/read items/write items/delete';
 
 const RESOURCE_SERVERS = {
   [API]: { audience: API, scope: ITEM_SCOPES, alg: 'RS256' },
   [API_ES256]: { audience: API, scope: ITEM_SCOPES, alg: 'ES256' },
+  [API_OWN_SCOPES]: { audience: API, scope: 'Items.Read Items.Write Items.Delete', alg: 'RS256' },
   [OTHER]: { audience: OTHER, scope: ITEM_SCOPES, alg: 'RS256' },
 };
 
@@ -153,6 +158,7 @@ const ready = {
   issuer,
   api: API,
   apiEs256: API_ES256,
+  apiOwnScopes: API_OWN_SCOPES,
   otherAudience: OTHER,
   scopes: ITEM_SCOPES,
   machine: MACHINE,

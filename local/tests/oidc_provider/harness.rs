@@ -26,6 +26,9 @@ pub struct Ready {
     pub api: String,
     /// A resource indicator whose tokens have the API's `aud`, signed ES256.
     pub api_es256: String,
+    /// A resource indicator whose tokens have the API's `aud` and the
+    /// provider's own scope names: `Items.Read`, `Items.Write`, `Items.Delete`.
+    pub api_own_scopes: String,
     /// Another API's resource indicator and audience.
     pub other_audience: String,
     /// The confidential client of the client_credentials grant.

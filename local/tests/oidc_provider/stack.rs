@@ -178,6 +178,26 @@ async fn the_issuer_s_required_typ_client_ids_and_claims_are_checked_against_rea
 }
 
 #[tokio::test]
+async fn the_provider_s_own_scope_names_grant_permissions_only_through_the_issuer_s_scope_map() {
+    let provider = Provider::start();
+    let token = provider
+        .access_token(&provider.ready.api_own_scopes, "Items.Read Items.Write")
+        .await;
+    // Without a scopeMap only items/read, items/write, items/delete count:
+    // a valid token with none of them is the explicit deny.
+    assert_eq!(create_status_with(&provider, &json!({}), &token).await, 403);
+    let mapped = json!({"scopeMap": {
+        "Items.Read": "items:read",
+        "Items.Write": "items:write",
+        "Items.Delete": "items:delete",
+    }});
+    assert_eq!(create_status_with(&provider, &mapped, &token).await, 201);
+    // Mapped to reads only, the same token cannot create.
+    let read_only = json!({"scopeMap": {"Items.Read": "items:read", "Items.Write": "items:read"}});
+    assert_eq!(create_status_with(&provider, &read_only, &token).await, 403);
+}
+
+#[tokio::test]
 async fn two_providers_publishing_one_kid_and_an_issuer_that_is_down_leave_each_one_s_tokens_working()
  {
     // Two unrelated issuers whose RSA keys share a kid: each token verifies
