@@ -22,10 +22,11 @@
 // - Four resource servers (RFC 8707 resource indicators), each giving
 //   RFC 9068 JWT access tokens (`typ: at+jwt`) whose `aud` is the audience:
 //   API (the items API; scopes items/read items/write items/delete, RS256),
-//   API_ES256 (the same audience, signed ES256), API_OWN_SCOPES (the same
-//   audience, with this provider's own scope names, Items.Read Items.Write
-//   Items.Delete, as an Entra ID app names its roles: for `scopeMap`),
-//   OTHER (another audience).
+//   API_ES256 (the same audience, signed ES256; Node's ECDSA does not
+//   normalise s, so about half of these are high-S, which the authorizer
+//   refuses), API_OWN_SCOPES (the same audience, with this provider's own
+//   scope names, Items.Read Items.Write Items.Delete, as an Entra ID app
+//   names its roles: for `scopeMap`), OTHER (another audience).
 // - A confidential client ("machine", client_secret_basic) for the
 //   client_credentials grant; `sub` and `client_id` are its id.
 // - A public client ("spa", no secret) for authorization code + PKCE (S256,

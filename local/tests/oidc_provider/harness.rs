@@ -24,7 +24,8 @@ pub struct Ready {
     pub issuer: String,
     /// The items API: resource indicator and `aud` of its RS256 tokens.
     pub api: String,
-    /// A resource indicator whose tokens have the API's `aud`, signed ES256.
+    /// A resource indicator whose tokens have the API's `aud`, signed ES256
+    /// (about half of them in high-S form: the provider does not normalise).
     pub api_es256: String,
     /// A resource indicator whose tokens have the API's `aud` and the
     /// provider's own scope names: `Items.Read`, `Items.Write`, `Items.Delete`.

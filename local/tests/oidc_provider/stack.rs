@@ -10,7 +10,10 @@ use local::server::Stack;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
+use authorizer::testkit::high_s_twin;
+
 use crate::harness::Provider;
+use crate::jwt::Jws;
 
 /// The alias the tests give the provider.
 const ALIAS: &str = "test-op";
@@ -135,16 +138,49 @@ async fn create_status_with(provider: &Provider, rules: &Value, token: &str) -> 
     status
 }
 
+/// An ES256 token of the provider in low-S form and one in high-S form, as
+/// it signed them. Its signer (Node's crypto, OpenSSL's ECDSA) does not
+/// normalise `s`: about half of its ES256 tokens are high-S (17 of 40 in a
+/// run here), so each token is a fair coin.
+async fn es256_low_and_high_s(provider: &Provider) -> (String, String) {
+    let (mut low, mut high) = (None, None);
+    // 64 coins miss one of the two faces with odds of 2^-63.
+    for _ in 0..64 {
+        let token = provider
+            .access_token(&provider.ready.api_es256, "items/read items/write")
+            .await;
+        let form = if Jws::decode(&token).is_low_s() {
+            &mut low
+        } else {
+            &mut high
+        };
+        form.get_or_insert(token);
+        if let (Some(low), Some(high)) = (&low, &high) {
+            return (low.clone(), high.clone());
+        }
+    }
+    panic!("64 ES256 tokens of the provider, all of one S form");
+}
+
 #[tokio::test]
-async fn an_es256_token_passes_only_where_the_issuer_allows_es256() {
+async fn an_es256_token_passes_only_where_the_issuer_allows_es256_and_only_in_low_s_form() {
     let provider = Provider::start();
-    let es256 = provider
-        .access_token(&provider.ready.api_es256, "items/read items/write")
-        .await;
+    let (low, high) = es256_low_and_high_s(&provider).await;
     // Default algorithms: RS256 only.
-    assert_eq!(create_status_with(&provider, &json!({}), &es256).await, 401);
-    let both = json!({"algorithms": ["RS256", "ES256"]});
-    assert_eq!(create_status_with(&provider, &both, &es256).await, 201);
+    assert_eq!(create_status_with(&provider, &json!({}), &low).await, 401);
+
+    let mut issuer = by_discovery(&provider);
+    issuer["algorithms"] = json!(["RS256", "ES256"]);
+    let stack = stack_trusting(&json!([issuer])).await;
+    assert_eq!(create(&stack, &low, "low-S").await.0, 201);
+    // ECDSA is accepted in low-S form only (docs/AUTHORIZER.md, "How a JWT
+    // is verified"), so the provider's own high-S tokens are refused; the
+    // same signature normalised to (r, n - s), which needs no key, passes.
+    assert_eq!(create(&stack, &high, "high-S").await.0, 401);
+    let normalised = high_s_twin(&high).unwrap();
+    assert!(Jws::decode(&normalised).is_low_s());
+    assert_eq!(create(&stack, &normalised, "normalised").await.0, 201);
+    stack.shutdown().await.unwrap();
 }
 
 #[tokio::test]
