@@ -105,6 +105,19 @@ fn with(mut claims: Value, name: &str, value: Value) -> Value {
     claims
 }
 
+/// A first-party access token of the pool for [`SUB`], signed by `key`.
+fn pool_token(key: &SigningKey) -> String {
+    let claims = access_claims(
+        POOL_ISSUER,
+        POOL_CLIENT,
+        SUB,
+        "aws.cognito.signin.user.admin",
+        &[],
+        now(),
+    );
+    key.sign(&fresh(claims)).unwrap()
+}
+
 /// An RFC 9068 access token (`typ: at+jwt`, as alpha requires) of
 /// `claims`, signed by `key`.
 fn at_jwt(key: &SigningKey, claims: &Value) -> String {
@@ -224,19 +237,6 @@ impl Run {
         }
     }
 
-    /// A first-party access token of the pool for [`SUB`], signed by `key`.
-    fn pool_token(&self, key: &SigningKey) -> String {
-        let claims = access_claims(
-            POOL_ISSUER,
-            POOL_CLIENT,
-            SUB,
-            "aws.cognito.signin.user.admin",
-            &[],
-            now(),
-        );
-        key.sign(&fresh(claims)).unwrap()
-    }
-
     /// alpha's claims for [`SUB`]: its audience and its required tenant.
     fn alpha_claims(&self) -> Value {
         let claims = oidc_claims(
@@ -321,7 +321,7 @@ impl Run {
     /// A fresh token of the pool, alpha and beta each, all accepted.
     fn others_still_work(&mut self, after: &str) {
         let k = keys();
-        let pool = self.pool_token(&k.pool_rs);
+        let pool = pool_token(&k.pool_rs);
         self.check(&format!("pool after {after}"), pool, pool_owner());
         let alpha = at_jwt(&k.alpha_rs, &self.alpha_claims());
         self.check(&format!("alpha after {after}"), alpha, alpha_owner());
@@ -444,8 +444,8 @@ fn hs256(kid: &str, claims: &Value, secret: &[u8]) -> String {
 fn the_pool_s_and_two_discovered_issuers_tokens_are_accepted_each_as_its_own_owner() {
     let k = keys();
     let mut run = Run::start();
-    run.check("pool RS256", run.pool_token(&k.pool_rs), pool_owner());
-    run.check("pool ES256", run.pool_token(&k.pool_es), pool_owner());
+    run.check("pool RS256", pool_token(&k.pool_rs), pool_owner());
+    run.check("pool ES256", pool_token(&k.pool_es), pool_owner());
     // alpha's RSA key and beta's share the kid "shared": each verifies its
     // own issuer's tokens.
     let alpha = at_jwt(&k.alpha_rs, &run.alpha_claims());
@@ -497,17 +497,6 @@ fn tokens_that_bend_each_rule_are_refused_with_unauthorized_while_the_others_kee
             .unwrap()
     };
     let slash = format!("{}/", run.alpha);
-    let beta_ed_as_pool = {
-        let claims = access_claims(
-            POOL_ISSUER,
-            POOL_CLIENT,
-            SUB,
-            "aws.cognito.signin.user.admin",
-            &[],
-            now(),
-        );
-        k.beta_ed.sign(&fresh(claims)).unwrap()
-    };
     let cases: Vec<(&str, String, &str)> = vec![
         (
             "alpha another audience",
@@ -544,7 +533,7 @@ fn tokens_that_bend_each_rule_are_refused_with_unauthorized_while_the_others_kee
             at_jwt(&k.beta_es, &run.alpha_claims()),
             "disallowed_algorithm",
         ),
-        ("pool EdDSA", beta_ed_as_pool, "disallowed_algorithm"),
+        ("pool EdDSA", pool_token(&k.beta_ed), "disallowed_algorithm"),
         (
             "alpha HS256 keyed with alpha's public key",
             hs256(
@@ -600,7 +589,7 @@ fn tokens_that_bend_each_rule_are_refused_with_unauthorized_while_the_others_kee
     // The good token is accepted before and after its twin is refused, for
     // a trusted issuer's EC key and for the pool's.
     let beta = k.beta_es.sign(&run.beta_claims()).unwrap();
-    let pool = run.pool_token(&k.pool_es);
+    let pool = pool_token(&k.pool_es);
     for (label, good, owner) in [("beta", beta, beta_owner()), ("pool", pool, pool_owner())] {
         let twin = high_s_twin(&good).unwrap();
         assert_ne!(twin, good);
