@@ -141,7 +141,9 @@ before(async () => {
   [pageServer, appOrigin] = await servePage();
   // The provider first: the page's origin is its public client's.
   ({ child: provider, ready: op } = await startProvider([`${appOrigin}/callback`], providerStderr));
-  ({ child: stack, api } = await startStack(appOrigin, stackStderr));
+  // The stack trusts the provider by discovery alone, beside the development IdP.
+  const trusted = [{ alias: 'test-op', issuer: op.issuer, audiences: [op.api] }];
+  ({ child: stack, api } = await startStack(appOrigin, stackStderr, ['--trusted-issuers', JSON.stringify(trusted)]));
   assert.notEqual(new URL(api).origin, appOrigin, 'the page and the API must be two origins');
   assert.notEqual(new URL(op.issuer).origin, appOrigin, 'the page and the provider must be two origins');
   // A fresh profile per run: nothing cached from an earlier one.
@@ -326,5 +328,32 @@ describe('a page on another origin signs in at an OpenID Provider with authoriza
     await page.reload();
     await page.waitForFunction(() => window.signIn?.status === 'signed-in');
     assert.equal(await page.evaluate(() => window.signIn.token()), token);
+  });
+
+  /** Runs `window.items[fn]` in the page with the token the page keeps. */
+  const signedIn = async (fn, ...args) => {
+    const r = await page.evaluate(([f, a, u]) => window.items[f](u, window.signIn.token(), ...a), [fn, args, api]);
+    assert.equal(r.blocked, undefined, `the browser hid the answer to ${fn} from the page: ${r.blocked}`);
+    return r;
+  };
+  let id;
+
+  step('creates and reads an item on the local stack, cross-origin, with the kept token', async () => {
+    const created = await signedIn('create', { name: 'signed in at the provider' });
+    assert.equal(created.status, 201);
+    id = created.body.id;
+    assert.equal(created.etag, '"1"');
+    const read = await signedIn('read', id);
+    assert.equal(read.status, 200);
+    assert.equal(read.body.name, 'signed in at the provider');
+    const listed = await signedIn('list');
+    assert.deepEqual(listed.body.items.map((i) => i.id), [id]);
+  });
+
+  step("a development IdP user does not see the provider's user's item", async () => {
+    // carol at test-op owns oidc:test-op:carol; alice is user:alice.
+    const alice = await mint(api, '--user', 'alice');
+    const r = await call('read', api, alice, id);
+    assert.equal(r.status, 404);
   });
 });

@@ -2,7 +2,7 @@
 // panva's oidc-provider (OpenID Certified), configured as a small
 // authorization server for the items API. Development and tests only.
 //
-//   node tests/oidc/provider.mjs [--port N] [--spa-redirect-uri URI]... [--exit-with-stdin]
+//   node tests/oidc/provider.mjs [--port N] [--spa-redirect-uri URI]... [--rsa-kid KID] [--exit-with-stdin]
 //
 // Listens on 127.0.0.1 (a free port unless --port), with the issuer
 // http://127.0.0.1:PORT, and prints one line on stdout when it serves:
@@ -16,11 +16,17 @@
 // - Discovery (/.well-known/openid-configuration) and the JWKS (/jwks):
 //   keys generated at every start (an RSA key for RS256, first, so ID tokens
 //   and the API's tokens use it, and a P-256 key for ES256), never the
-//   module's development keys.
-// - Three resource servers (RFC 8707 resource indicators), each giving
+//   module's development keys. Their kids are random unless --rsa-kid names
+//   the RSA key's: two providers can then publish one kid for two keys, as
+//   two unrelated issuers may.
+// - Four resource servers (RFC 8707 resource indicators), each giving
 //   RFC 9068 JWT access tokens (`typ: at+jwt`) whose `aud` is the audience:
 //   API (the items API; scopes items/read items/write items/delete, RS256),
-//   API_ES256 (the same audience, signed ES256), OTHER (another audience).
+//   API_ES256 (the same audience, signed ES256; Node's ECDSA does not
+//   normalise s, so about half of these are high-S, which the authorizer
+//   refuses), API_OWN_SCOPES (the same audience, with this provider's own
+//   scope names, Items.Read Items.Write Items.Delete, as an Entra ID app
+//   names its roles: for `scopeMap`), OTHER (another audience).
 // - A confidential client ("machine", client_secret_basic) for the
 //   client_credentials grant; `sub` and `client_id` are its id.
 // - A public client ("spa", no secret) for authorization code + PKCE (S256,
@@ -44,12 +50,14 @@ import { Provider, errors } from 'oidc-provider';
 // (absolute URIs, no fragment: RFC 8707 §2).
 const API = 'urn:secured-api:items';
 const API_ES256 = 'urn:secured-api:items:es256';
+const API_OWN_SCOPES = 'urn:secured-api:items:own-scopes';
 const OTHER = 'urn:secured-api:other';
 const ITEM_SCOPES = 'items/read items/write items/delete';
 
 const RESOURCE_SERVERS = {
   [API]: { audience: API, scope: ITEM_SCOPES, alg: 'RS256' },
   [API_ES256]: { audience: API, scope: ITEM_SCOPES, alg: 'ES256' },
+  [API_OWN_SCOPES]: { audience: API, scope: 'Items.Read Items.Write Items.Delete', alg: 'RS256' },
   [OTHER]: { audience: OTHER, scope: ITEM_SCOPES, alg: 'RS256' },
 };
 
@@ -62,16 +70,17 @@ const { values: args } = parseArgs({
   options: {
     port: { type: 'string', default: '0' },
     'spa-redirect-uri': { type: 'string', multiple: true, default: [] },
+    'rsa-kid': { type: 'string' },
     'exit-with-stdin': { type: 'boolean', default: false },
   },
 });
 
-/** A private JWK for `alg`, with a kid that names it. */
-function signingKey(alg) {
+/** A new private JWK for `alg`, with `kid` or a random kid that names the alg. */
+function signingKey(alg, kid = `${alg.toLowerCase()}-${randomUUID()}`) {
   const { privateKey } = alg === 'ES256'
     ? generateKeyPairSync('ec', { namedCurve: 'P-256' })
     : generateKeyPairSync('rsa', { modulusLength: 2048 });
-  return { ...privateKey.export({ format: 'jwk' }), kid: `${alg.toLowerCase()}-${randomUUID()}`, alg, use: 'sig' };
+  return { ...privateKey.export({ format: 'jwk' }), kid, alg, use: 'sig' };
 }
 
 function clients() {
@@ -107,7 +116,7 @@ const issuer = `http://127.0.0.1:${server.address().port}`;
 
 const provider = new Provider(issuer, {
   clients: clients(),
-  jwks: { keys: [signingKey('RS256'), signingKey('ES256')] },
+  jwks: { keys: [signingKey('RS256', args['rsa-kid']), signingKey('ES256')] },
   // Signed cookies of the interactions; fresh per start like the keys.
   cookies: { keys: [randomUUID()] },
   features: {
@@ -150,6 +159,7 @@ const ready = {
   issuer,
   api: API,
   apiEs256: API_ES256,
+  apiOwnScopes: API_OWN_SCOPES,
   otherAudience: OTHER,
   scopes: ITEM_SCOPES,
   machine: MACHINE,

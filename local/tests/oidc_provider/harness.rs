@@ -24,8 +24,12 @@ pub struct Ready {
     pub issuer: String,
     /// The items API: resource indicator and `aud` of its RS256 tokens.
     pub api: String,
-    /// A resource indicator whose tokens have the API's `aud`, signed ES256.
+    /// A resource indicator whose tokens have the API's `aud`, signed ES256
+    /// (about half of them in high-S form: the provider does not normalise).
     pub api_es256: String,
+    /// A resource indicator whose tokens have the API's `aud` and the
+    /// provider's own scope names: `Items.Read`, `Items.Write`, `Items.Delete`.
+    pub api_own_scopes: String,
     /// Another API's resource indicator and audience.
     pub other_audience: String,
     /// The confidential client of the client_credentials grant.
@@ -53,6 +57,12 @@ pub struct Provider {
 impl Provider {
     /// Starts a provider and waits for its ready line.
     pub fn start() -> Self {
+        Self::start_with(&[])
+    }
+
+    /// Starts a provider with these flags of `provider.mjs` (e.g.
+    /// `--rsa-kid`) and waits for its ready line.
+    pub fn start_with(flags: &[&str]) -> Self {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/oidc");
         assert!(
             dir.join("node_modules/oidc-provider/package.json")
@@ -63,6 +73,7 @@ impl Provider {
         let mut child = Command::new("node")
             .arg(dir.join("provider.mjs"))
             .arg("--exit-with-stdin")
+            .args(flags)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -16,6 +16,14 @@ pub struct Jws {
     signature: Vec<u8>,
 }
 
+/// `floor(n / 2)` of P-256, big-endian: an ES256 signature `r || s` is in
+/// low-S form when `s` is at most this (written out here, not taken from the
+/// authorizer, whose check this is compared with).
+const P256_HALF_ORDER: [u8; 32] = [
+    0x7f, 0xff, 0xff, 0xff, 0x80, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xde, 0x73, 0x7d, 0x56, 0xd3, 0x8b, 0xcf, 0x42, 0x79, 0xdc, 0xe5, 0x61, 0x7e, 0x31, 0x92, 0xa8,
+];
+
 fn b64(part: &str) -> Vec<u8> {
     URL_SAFE_NO_PAD.decode(part).unwrap()
 }
@@ -30,6 +38,14 @@ impl Jws {
             signing_input: format!("{}.{}", parts[0], parts[1]),
             signature: b64(parts[2]),
         }
+    }
+
+    /// Whether an ES256 signature is in low-S form (`s <= n / 2`).
+    pub fn is_low_s(&self) -> bool {
+        assert_eq!(self.header["alg"], "ES256");
+        assert_eq!(self.signature.len(), 64);
+        // Big-endian byte strings of one length compare as the numbers do.
+        self.signature[32..] <= P256_HALF_ORDER[..]
     }
 
     /// Whether the key of the set named by the header's `kid` verifies the

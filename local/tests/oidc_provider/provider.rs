@@ -6,6 +6,11 @@ use serde_json::Value;
 use crate::harness::Provider;
 use crate::jwt::Jws;
 
+/// A client_credentials access token for `resource` and `scope`, decoded.
+async fn issued(provider: &Provider, resource: &str, scope: &str) -> Jws {
+    Jws::decode(&provider.access_token(resource, scope).await)
+}
+
 /// The JWK Set that discovery points at.
 async fn jwks(provider: &Provider) -> Value {
     let discovery = provider.discovery().await;
@@ -96,7 +101,7 @@ async fn a_client_credentials_token_for_the_api_is_an_rfc_9068_jwt_with_its_audi
 async fn the_es256_resource_gives_es256_tokens_for_the_same_audience() {
     let provider = Provider::start();
     let ready = &provider.ready;
-    let token = Jws::decode(&provider.access_token(&ready.api_es256, "items/read").await);
+    let token = issued(&provider, &ready.api_es256, "items/read").await;
     assert_eq!(token.header["typ"], "at+jwt");
     assert_eq!(token.header["alg"], "ES256");
     assert_eq!(token.claims["aud"], ready.api.as_str());
@@ -104,14 +109,30 @@ async fn the_es256_resource_gives_es256_tokens_for_the_same_audience() {
 }
 
 #[tokio::test]
+async fn the_own_scopes_resource_gives_the_api_s_audience_with_the_provider_s_scope_names() {
+    let provider = Provider::start();
+    let ready = &provider.ready;
+    let token = issued(&provider, &ready.api_own_scopes, "Items.Read").await;
+    assert_eq!(token.claims["aud"], ready.api.as_str());
+    assert_eq!(token.claims["scope"], "Items.Read");
+    // Scopes of another resource server are not granted for this one.
+    let (status, body) = provider
+        .client_credentials(&ready.api_own_scopes, "items/read")
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        Jws::decode(body["access_token"].as_str().unwrap())
+            .claims
+            .get("scope"),
+        None
+    );
+}
+
+#[tokio::test]
 async fn a_token_for_another_resource_has_that_audience_and_an_unknown_resource_is_refused() {
     let provider = Provider::start();
     let ready = &provider.ready;
-    let other = Jws::decode(
-        &provider
-            .access_token(&ready.other_audience, "items/read")
-            .await,
-    );
+    let other = issued(&provider, &ready.other_audience, "items/read").await;
     assert_eq!(other.claims["aud"], ready.other_audience.as_str());
     assert!(other.verifies_with(&jwks(&provider).await));
 
@@ -128,7 +149,7 @@ async fn a_token_does_not_verify_with_another_start_s_keys() {
     // only with its own JWK Set (and the check above is not vacuous).
     let first = Provider::start();
     let second = Provider::start();
-    let token = Jws::decode(&first.access_token(&first.ready.api, "items/read").await);
+    let token = issued(&first, &first.ready.api, "items/read").await;
     let mut foreign = jwks(&second).await;
     // Same kid, other key: what a kid collision between issuers looks like.
     foreign["keys"][0]["kid"] = token.header["kid"].clone();
