@@ -473,24 +473,31 @@ impl<'c> AuthorizerBuilder<'c> {
     /// registry without a store is unreadable, so misassembly fails closed.
     pub fn build(mut self) -> Authorizer {
         let counters = Arc::new(Counters::default());
-        let keys = |source: Option<Arc<dyn JwksSource>>,
+        let keys = |name: &str,
+                    source: Option<Arc<dyn JwksSource>>,
                     algorithms: &[crate::jwt::token::SigAlg]| {
             Arc::new(
                 JwksCache::new(
                     source.unwrap_or_else(|| Arc::new(NoKeys)),
                     self.jwks_cooldown,
                 )
+                .named(name)
                 .for_algorithms(algorithms)
                 .counting(Arc::clone(&counters)),
             )
         };
         let mut issuers = Vec::new();
         if let Some(cognito) = &self.config.cognito {
-            let keys = keys(self.jwks_source.take(), &crate::jwt::token::SigAlg::POOL);
+            let keys = keys(
+                policies::COGNITO_ISSUER,
+                self.jwks_source.take(),
+                &crate::jwt::token::SigAlg::POOL,
+            );
             issuers.push(Issuer::pool(cognito, self.config.leeway_seconds, keys));
         }
         for trusted in &self.config.trusted_issuers {
             let keys = keys(
+                &trusted.alias,
                 self.issuer_sources.remove(&trusted.alias),
                 &trusted.algorithms,
             );

@@ -630,11 +630,18 @@ fn an_issuer_whose_discovery_or_jwks_is_unreachable_refuses_only_its_own_tokens(
     // failed at cold start starts no cool-down) and logged the failure; the
     // second, within the 10 s cool-down, asked nothing.
     for (round, id) in refused {
-        let warnings = lines
+        let warnings: Vec<_> = lines
             .of(&id)
-            .iter()
+            .into_iter()
             .filter(|v| v["level"] == "WARN")
-            .count();
-        assert_eq!(warnings, 1 - round, "{id}: {:#?}", lines.of(&id));
+            .collect();
+        assert_eq!(warnings.len(), 1 - round, "{id}: {:#?}", lines.of(&id));
+        // The line says which issuer is down.
+        for w in &warnings {
+            let named = ["down", "keyless"]
+                .iter()
+                .any(|alias| w.to_string().contains(&format!("\"issuer\":\"{alias}\"")));
+            assert!(named, "{id}: the warning names its issuer: {w}");
+        }
     }
 }

@@ -135,7 +135,7 @@ impl DiscoveredJwks {
             .await
             .map_err(|e| FetchError::Discovery(DiscoveryError::Fetch(e)))?;
         let uri = parse_discovery(&body, &self.issuer).map_err(FetchError::Discovery)?;
-        info!(issuer = %self.issuer, jwks_uri = %uri, "OIDC discovery done");
+        info!(issuer_url = %self.issuer, jwks_uri = %uri, "OIDC discovery done");
         *self.jwks_uri.lock().unwrap_or_else(PoisonError::into_inner) = Some(uri.clone());
         Ok(uri)
     }

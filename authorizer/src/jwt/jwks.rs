@@ -34,6 +34,9 @@ pub type KeyMap = HashMap<String, Arc<VerifyingKey>>;
 
 /// The process-wide key set of one issuer.
 pub struct JwksCache {
+    /// Whose keys: `cognito` or the trusted issuer's alias, in its log
+    /// lines, so an operator sees which issuer is down.
+    name: String,
     source: Arc<dyn JwksSource>,
     keys: RwLock<Arc<KeyMap>>,
     /// Bumped each time the installed key set changes.
@@ -51,6 +54,7 @@ pub struct JwksCache {
 impl std::fmt::Debug for JwksCache {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwksCache")
+            .field("name", &self.name)
             .field("kids", &self.kids())
             .field("cooldown", &self.cooldown)
             .finish_non_exhaustive()
@@ -93,6 +97,7 @@ impl JwksCache {
     /// An empty cache over `source`, fetching at most once per `cooldown`.
     pub fn new(source: Arc<dyn JwksSource>, cooldown: Duration) -> Self {
         JwksCache {
+            name: policies::COGNITO_ISSUER.to_owned(),
             source,
             keys: RwLock::new(Arc::new(KeyMap::new())),
             generation: AtomicU64::new(0),
@@ -101,6 +106,12 @@ impl JwksCache {
             algorithms: SigAlg::POOL.to_vec(),
             counters: Arc::default(),
         }
+    }
+
+    /// Names the issuer in its log lines (default: `cognito`).
+    pub fn named(mut self, name: &str) -> Self {
+        self.name = name.to_owned();
+        self
     }
 
     /// Prepares keys without `alg` for `algorithms` (default: the pool's).
@@ -138,7 +149,7 @@ impl JwksCache {
         }
         *last_fetch = Some(Instant::now());
         if let Err(e) = self.fetch_and_install().await {
-            warn!(error = %e, "JWKS refresh failed; keeping the keys already known");
+            warn!(issuer = %self.name, error = %e, "JWKS refresh failed; keeping the keys already known");
         }
         drop(last_fetch);
         self.cached(kid)
@@ -213,7 +224,7 @@ impl JwksCache {
             self.generation.fetch_add(1, Ordering::AcqRel);
         }
         drop(installed);
-        info!(keys = count, "JWKS installed");
+        info!(issuer = %self.name, keys = count, "JWKS installed");
         Ok(count)
     }
 }
