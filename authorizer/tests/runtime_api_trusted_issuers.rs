@@ -632,7 +632,7 @@ fn an_issuer_whose_discovery_or_jwks_is_unreachable_refuses_only_its_own_tokens(
     for (round, id) in refused {
         let warnings: Vec<_> = lines
             .of(&id)
-            .into_iter()
+            .iter()
             .filter(|v| v["level"] == "WARN")
             .collect();
         assert_eq!(warnings.len(), 1 - round, "{id}: {:#?}", lines.of(&id));
