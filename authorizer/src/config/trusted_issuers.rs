@@ -347,7 +347,10 @@ fn required_claims(path: &str, v: Value) -> Result<Vec<(String, ClaimRequirement
         }
         let requirement = match requirement {
             Value::Bool(true) => ClaimRequirement::Present,
-            Value::String(s) => ClaimRequirement::OneOf(vec![s]),
+            // The same rule as a list's values: an empty string would be
+            // accepted alone and refused in a list, so the configuration
+            // would not read back as what it prints.
+            Value::String(s) => ClaimRequirement::OneOf(vec![string(&at, Value::String(s))?]),
             Value::Array(items) if !items.is_empty() => {
                 ClaimRequirement::OneOf(strings(&at, Value::Array(items))?)
             }
@@ -795,6 +798,10 @@ mod tests {
             (
                 with("requiredClaims", json!({"tid": 5})),
                 "[0].requiredClaims[\"tid\"]: expected a string",
+            ),
+            (
+                with("requiredClaims", json!({"tid": ""})),
+                "[0].requiredClaims[\"tid\"]: must not be empty",
             ),
             (
                 with("requiredClaims", json!({"ver": ["2", 2]})),
