@@ -260,3 +260,56 @@ async fn two_providers_publishing_one_kid_and_an_issuer_that_is_down_leave_each_
     }
     stack.shutdown().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_issuer_that_differs_by_a_trailing_slash_is_another_issuer() {
+    // The provider's tokens say `iss` exactly as its discovery document
+    // does. Configured with one more `/`, the issuer is another string:
+    // found by discovery, the document's `issuer` does not match it (OIDC
+    // Discovery §4.3) and no key is trusted; with its JWK Set named
+    // directly, the keys load but no token's `iss` picks the issuer. Both
+    // refuse the provider's real token, and the development IdP's users
+    // keep working beside them.
+    let provider = Provider::start();
+    let token = provider
+        .access_token(&provider.ready.api, "items/read items/write")
+        .await;
+    let jwks_uri = provider.discovery().await["jwks_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let exact = provider.ready.issuer.trim_end_matches('/').to_owned();
+    assert_eq!(
+        exact, provider.ready.issuer,
+        "the provider's issuer has no trailing slash"
+    );
+    let slashed = format!("{exact}/");
+
+    let by_jwks_uri = |issuer: &str| {
+        let mut entry = by_discovery(&provider);
+        entry["issuer"] = json!(issuer);
+        entry["jwksUri"] = json!(jwks_uri);
+        entry
+    };
+    let mut slashed_by_discovery = by_discovery(&provider);
+    slashed_by_discovery["issuer"] = json!(slashed);
+    for (entry, expected) in [
+        (by_jwks_uri(&exact), 201),
+        (by_jwks_uri(&slashed), 401),
+        (slashed_by_discovery, 401),
+    ] {
+        let stack = stack_trusting(&json!([entry])).await;
+        assert_eq!(
+            create(&stack, &token, "slash").await.0,
+            expected,
+            "with {entry}"
+        );
+        let alice = stack.mint("alice", &[], None).unwrap().unwrap();
+        assert_eq!(
+            create(&stack, &alice, "alice's").await.0,
+            201,
+            "with {entry}"
+        );
+        stack.shutdown().await.unwrap();
+    }
+}
