@@ -37,7 +37,8 @@ pub struct Issuer {
 #[derive(Debug)]
 enum Rules {
     Pool(ClaimRules),
-    Trusted(TrustedRules),
+    // Boxed: a trusted issuer's rules carry its whole configuration.
+    Trusted(Box<TrustedRules>),
 }
 
 impl Issuer {
@@ -59,7 +60,7 @@ impl Issuer {
             keys,
             algorithms: issuer.algorithms.clone(),
             required_typ: issuer.required_typ.clone(),
-            rules: Rules::Trusted(TrustedRules::new(issuer)),
+            rules: Rules::Trusted(Box::new(TrustedRules::new(issuer))),
         }
     }
 

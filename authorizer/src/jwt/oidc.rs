@@ -22,76 +22,68 @@ use crate::config::{ClaimRequirement, TrustedIssuer};
 use crate::jwt::claims::{Claims, VerifiedToken, owner_of, string, strings};
 use crate::reject::Rejection;
 
-/// The claim rules of one trusted issuer.
+/// The claim rules of one trusted issuer: its configuration, with the
+/// scope map indexed for the per-token lookups.
 #[derive(Debug, Clone)]
 pub struct TrustedRules {
-    alias: String,
-    issuer: String,
-    audiences: Vec<String>,
-    client_ids: Vec<String>,
-    required: Vec<(String, ClaimRequirement)>,
+    config: TrustedIssuer,
     scope_map: HashMap<String, Permission>,
-    groups_claim: Option<String>,
-    readonly_groups: Vec<String>,
 }
 
 impl TrustedRules {
     /// The rules of `issuer`'s configuration.
     pub fn new(issuer: &TrustedIssuer) -> Self {
         TrustedRules {
-            alias: issuer.alias.clone(),
-            issuer: issuer.issuer.clone(),
-            audiences: issuer.audiences.clone(),
-            client_ids: issuer.client_ids.clone(),
-            required: issuer.required_claims.clone(),
+            config: issuer.clone(),
             scope_map: issuer.scope_map.iter().cloned().collect(),
-            groups_claim: issuer.groups_claim.clone(),
-            readonly_groups: issuer.readonly_groups.clone(),
         }
     }
 
     /// The exact `iss` of its tokens.
     pub fn issuer(&self) -> &str {
-        &self.issuer
+        &self.config.issuer
     }
 
     /// The claim names these rules read beyond the standard ones.
     pub fn claim_names(&self) -> impl Iterator<Item = &str> {
-        self.required
+        self.config
+            .required_claims
             .iter()
             .map(|(name, _)| name.as_str())
-            .chain(self.groups_claim.as_deref())
+            .chain(self.config.groups_claim.as_deref())
     }
 
     /// The issuer's claims of a token whose standard claims passed (`exp`).
     pub fn check_claims(&self, mut claims: Claims, exp: f64) -> Result<VerifiedToken, Rejection> {
         let iss = string(claims.take("iss"), "iss")?.ok_or(Rejection::MissingClaim("iss"))?;
-        if iss != self.issuer {
+        if iss != self.config.issuer {
             return Err(Rejection::WrongIssuer { iss });
         }
-        if !self.audiences.is_empty() {
+        if !self.config.audiences.is_empty() {
             self.check_audience(claims.get("aud"))?;
         }
         let client_id = string(claims.take("client_id"), "client_id")?;
         let azp = string(claims.take("azp"), "azp")?;
         let client = client_id.or(azp);
-        if !self.client_ids.is_empty() {
+        if !self.config.client_ids.is_empty() {
             match &client {
                 None => return Err(Rejection::MissingClaim("client_id")),
-                Some(c) if !self.client_ids.contains(c) => {
+                Some(c) if !self.config.client_ids.contains(c) => {
                     return Err(Rejection::WrongClient { client: c.clone() });
                 }
                 Some(_) => {}
             }
         }
-        for (name, requirement) in &self.required {
+        for (name, requirement) in &self.config.required_claims {
             check_requirement(name, requirement, claims.get(name))?;
         }
-        let groups = match &self.groups_claim {
+        let groups = match &self.config.groups_claim {
             None => Vec::new(),
             Some(name) => groups(name, claims.get(name))?,
         };
-        let owner = owner_of(claims.take("sub"), |sub| Owner::oidc(&self.alias, sub))?;
+        let owner = owner_of(claims.take("sub"), |sub| {
+            Owner::oidc(&self.config.alias, sub)
+        })?;
         let scopes = match claims.take("scope") {
             Some(scope) => words(string(Some(scope), "scope")?),
             None => match claims.take("scp") {
@@ -111,7 +103,10 @@ impl TrustedRules {
             }
         }
         // Applied last, as a restriction, so no scope can lift it.
-        if groups.iter().any(|g| self.readonly_groups.contains(g)) {
+        if groups
+            .iter()
+            .any(|g| self.config.readonly_groups.contains(g))
+        {
             permissions = permissions.intersection(PermissionSet::only(Permission::ItemsRead));
         }
 
@@ -142,7 +137,10 @@ impl TrustedRules {
                 .collect::<Result<_, _>>()?,
             Some(_) => return Err(wrong_type()),
         };
-        if found.iter().any(|a| self.audiences.iter().any(|x| x == a)) {
+        if found
+            .iter()
+            .any(|a| self.config.audiences.iter().any(|x| x == a))
+        {
             Ok(())
         } else {
             Err(Rejection::WrongAudience {
